@@ -6,6 +6,8 @@
 
 pub mod auth;
 pub mod body;
+pub mod config;
 pub mod policy;
 pub mod pop3;
 pub mod store;
+pub mod tls;

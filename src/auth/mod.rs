@@ -1,1 +1,4 @@
 //! Accounts and authentication.
+
+mod cram;
+mod md5_block;

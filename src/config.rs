@@ -1,0 +1,444 @@
+//! The configuration file: one TOML document, parsed strictly.
+//!
+//! Every table rejects unknown keys and every value is checked here, before anything starts,
+//! so a typo is a start-up error that names the key (`pop3.login_typ: unknown field ...`)
+//! rather than a setting silently ignored in production. Paths given relative to the config
+//! file are resolved against the file's directory, so a config can be moved with its data.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::policy::LoginType;
+
+/// A configuration problem, with the file and the key it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
+    #[serde(default)]
+    pub pop3: Pop3Config,
+    #[serde(default, rename = "listener")]
+    pub listeners: Vec<ListenerConfig>,
+}
+
+/// `[server]`: threads, limits and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Host name used in greetings and APOP timestamps; empty means the system's.
+    pub hostname: String,
+    /// Connections across all listeners and workers.
+    pub max_connections: usize,
+    /// Connections from one client IP address.
+    pub max_connections_per_ip: usize,
+    /// Longest command line accepted, CRLF included.
+    pub max_line_length: usize,
+    /// Time allowed to log in after connecting.
+    #[serde(with = "duration")]
+    pub preauth_timeout: Duration,
+    /// How long sessions may finish after SIGTERM before they are closed.
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            workers: 0,
+            hostname: String::new(),
+            max_connections: 100_000,
+            max_connections_per_ip: 50,
+            max_line_length: 1024,
+            preauth_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[tls]`: the default certificate and per-domain (SNI) certificates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    #[serde(default)]
+    pub sni: Vec<SniCert>,
+}
+
+/// One `[[tls.sni]]` entry: a certificate for a host name (`*.example.com` allowed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniCert {
+    pub domain: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `[auth]`: the account database and the brute-force defences.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A Dovecot-compatible passwd-file.
+    pub passwd_file: PathBuf,
+    /// Delay before the first failed attempt from an IP is answered; doubles per failure.
+    #[serde(with = "duration", default = "default_failure_delay")]
+    pub failure_delay: Duration,
+    #[serde(with = "duration", default = "default_max_failure_delay")]
+    pub max_failure_delay: Duration,
+    /// Recent successful verifications remembered, so a client that logs in every minute does
+    /// not cost an argon2 run every time.
+    #[serde(default = "default_cache_size")]
+    pub cache_size: usize,
+    #[serde(with = "duration", default = "default_cache_ttl")]
+    pub cache_ttl: Duration,
+    /// Threads that run password hashing, off the event loops. 0 means one per core.
+    #[serde(default)]
+    pub hash_threads: usize,
+}
+
+fn default_failure_delay() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_max_failure_delay() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_cache_size() -> usize {
+    4096
+}
+fn default_cache_ttl() -> Duration {
+    Duration::from_secs(3600)
+}
+
+/// `[mail]`: where mailboxes live and how they are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Maildir location template: `%u` user, `%n` local part, `%d` domain, `%h` or `~` home.
+    /// A `userdb_mail=maildir:...` field on the account wins.
+    pub location: String,
+    /// fsync after writes that the protocols promise are durable.
+    pub fsync: bool,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            location: "~/Maildir".into(),
+            fsync: true,
+        }
+    }
+}
+
+/// `[pop3]`: the POP3 service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3Config {
+    pub login_type: LoginType,
+    /// RFC 1939 exclusive maildrop lock (Dovecot's `pop3_lock_session`).
+    pub lock_session: bool,
+    /// Autologout timer; RFC 1939 requires at least ten minutes.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Value of the CAPA EXPIRE tag, if advertised (`NEVER` or a number of days).
+    pub expire: Option<String>,
+    /// Minimum seconds between logins of one user, advertised as LOGIN-DELAY and enforced.
+    pub login_delay: Option<u32>,
+    /// Value of the CAPA IMPLEMENTATION tag; empty hides it.
+    pub implementation: String,
+    /// Errors in a row before the session is closed.
+    pub max_bad_commands: u32,
+}
+
+impl Default for Pop3Config {
+    fn default() -> Self {
+        Pop3Config {
+            login_type: LoginType::Secure,
+            lock_session: true,
+            idle_timeout: Duration::from_secs(600),
+            expire: None,
+            login_delay: None,
+            implementation: "Postern".into(),
+            max_bad_commands: 20,
+        }
+    }
+}
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerKind {
+    /// POP3 on a plain socket, STLS when a certificate is configured (port 110).
+    Pop3,
+    /// POP3 inside implicit TLS (port 995).
+    Pop3s,
+}
+
+impl ListenerKind {
+    pub fn implicit_tls(self) -> bool {
+        matches!(self, ListenerKind::Pop3s)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Pop3 => "pop3",
+            ListenerKind::Pop3s => "pop3s",
+        }
+    }
+}
+
+/// One `[[listener]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub kind: ListenerKind,
+    /// `ip:port`; port 0 picks a free port (tests).
+    pub address: SocketAddr,
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` names it in errors and anchors
+    /// relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            invalid("(syntax)".into(), e.to_string().trim_end().to_owned())
+        })?;
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().message().to_owned();
+            let key = if key == "." { "(top level)".into() } else { key };
+            invalid(key, message)
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.validate().map_err(|(key, message)| invalid(key.into(), message))?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.auth.passwd_file);
+        if let Some(tls) = &mut self.tls {
+            fix(&mut tls.cert);
+            fix(&mut tls.key);
+            for s in &mut tls.sni {
+                fix(&mut s.cert);
+                fix(&mut s.key);
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.listeners.is_empty() {
+            return Err(("listener", "at least one [[listener]] is required".into()));
+        }
+        for l in &self.listeners {
+            if l.kind.implicit_tls() && self.tls.is_none() {
+                return Err((
+                    "listener.kind",
+                    format!("a {} listener needs a [tls] section", l.kind.name()),
+                ));
+            }
+        }
+        if self.pop3.idle_timeout < Duration::from_secs(600) {
+            return Err((
+                "pop3.idle_timeout",
+                "RFC 1939 requires the autologout timer to be at least 10 minutes".into(),
+            ));
+        }
+        if self.server.max_line_length < 64 {
+            return Err(("server.max_line_length", "must be at least 64".into()));
+        }
+        if self.server.max_connections == 0 {
+            return Err(("server.max_connections", "must be at least 1".into()));
+        }
+        if self.server.max_connections_per_ip == 0 {
+            return Err(("server.max_connections_per_ip", "must be at least 1".into()));
+        }
+        if self.server.preauth_timeout.is_zero() {
+            return Err(("server.preauth_timeout", "must be more than zero".into()));
+        }
+        if self.pop3.login_type != LoginType::Plaintext && self.tls.is_none() {
+            return Err((
+                "pop3.login_type",
+                format!(
+                    "`{}` needs TLS but there is no [tls] section; configure a certificate or \
+                     use login_type = \"plaintext\"",
+                    self.pop3.login_type.as_str()
+                ),
+            ));
+        }
+        if let Some(e) = &self.pop3.expire
+            && e != "NEVER"
+            && e.parse::<u32>().is_err()
+        {
+            return Err(("pop3.expire", "must be \"NEVER\" or a number of days".into()));
+        }
+        if self.mail.location.is_empty() {
+            return Err(("mail.location", "must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    /// The number of worker threads to run.
+    pub fn worker_count(&self) -> usize {
+        match self.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// Durations written as `250ms`, `30s`, `10m`, `2h`, `1d`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_duration(&s).ok_or_else(|| {
+            D::Error::custom(format!(
+                "invalid duration {s:?}: use a number with ms, s, m, h or d (e.g. \"30s\")"
+            ))
+        })
+    }
+}
+
+/// Parses `250ms`, `30s`, `10m`, `2h`, `1d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => return Some(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[auth]
+passwd_file = "users"
+[pop3]
+login_type = "plaintext"
+[[listener]]
+kind = "pop3"
+address = "127.0.0.1:1110"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/postern/postern.toml"))
+    }
+
+    #[test]
+    fn minimal_config_and_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.auth.passwd_file, Path::new("/etc/postern/users"));
+        assert_eq!(c.pop3.idle_timeout, Duration::from_secs(600));
+        assert_eq!(c.server.preauth_timeout, Duration::from_secs(60));
+        assert_eq!(c.listeners[0].kind, ListenerKind::Pop3);
+        assert!(c.worker_count() >= 1);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = MINIMAL.replace("[pop3]", "[pop3]\nlogin_typ = \"secure\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("login_typ"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let text = MINIMAL.replace("login_type = \"plaintext\"", "login_type = \"open\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("pop3.login_type"), "{e}");
+        let text = format!("{MINIMAL}\n[server]\npreauth_timeout = \"soon\"\n");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("server.preauth_timeout"), "{e}");
+    }
+
+    #[test]
+    fn rfc_minimum_autologout() {
+        let text = MINIMAL.replace("[pop3]", "[pop3]\nidle_timeout = \"5m\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("pop3.idle_timeout"), "{e}");
+    }
+
+    #[test]
+    fn secure_login_needs_tls() {
+        let text = MINIMAL.replace("\"plaintext\"", "\"secure\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("pop3.login_type"), "{e}");
+    }
+
+    #[test]
+    fn implicit_tls_needs_certificate() {
+        let text = MINIMAL.replace("\"pop3\"", "\"pop3s\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("listener.kind"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("5 weeks"), None);
+    }
+}

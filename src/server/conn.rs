@@ -1,0 +1,84 @@
+//! What happens to every accepted connection before a protocol takes over: the connection
+//! limits, the implicit-TLS handshake, and the hand-off to the protocol driver.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use compio::net::TcpStream;
+
+use super::Shared;
+use super::limits::Refusal;
+use super::transport::{OutBuf, Transport};
+use crate::config::ListenerKind;
+
+/// How long a refused client gets to finish a TLS handshake so it can read why it was refused.
+const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves one accepted connection to the end.
+pub(crate) async fn serve(
+    worker: usize,
+    kind: ListenerKind,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let mut transport = Transport::new(stream);
+    let guard = match shared.limits.admit(peer.ip()) {
+        Ok(guard) => guard,
+        Err(refusal) => {
+            tracing::info!(%peer, ?refusal, "connection refused");
+            refuse(kind, transport, refusal, &shared).await;
+            return;
+        }
+    };
+    if kind.implicit_tls() {
+        let config = shared.tls.clone().expect("config validation requires [tls]");
+        let preauth = shared.config.server.preauth_timeout;
+        match compio::time::timeout(preauth, transport.start_tls(config)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, "TLS handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        }
+    }
+    tracing::debug!(worker, %peer, kind = kind.name(), "connected");
+    match kind {
+        ListenerKind::Pop3 | ListenerKind::Pop3s => {
+            super::pop3::drive(worker, kind, transport, peer, &shared).await
+        }
+    }
+    drop(guard);
+}
+
+/// Tells a client over a limit why it is being turned away, then closes.
+async fn refuse(kind: ListenerKind, mut transport: Transport, refusal: Refusal, shared: &Shared) {
+    if kind.implicit_tls() {
+        let Some(config) = shared.tls.clone() else {
+            return;
+        };
+        let handshake = transport.start_tls(config);
+        if !matches!(
+            compio::time::timeout(REFUSAL_HANDSHAKE_TIMEOUT, handshake).await,
+            Ok(Ok(()))
+        ) {
+            return;
+        }
+    }
+    let text: &[u8] = match (kind, refusal) {
+        (ListenerKind::Pop3 | ListenerKind::Pop3s, Refusal::TooManyTotal) => {
+            b"-ERR [SYS/TEMP] Too many connections to this server, try again later.\r\n"
+        }
+        (ListenerKind::Pop3 | ListenerKind::Pop3s, Refusal::TooManyFromIp) => {
+            b"-ERR [SYS/TEMP] Too many connections from your IP address.\r\n"
+        }
+    };
+    let write = transport.write_batch(vec![OutBuf::Bytes(text.to_vec())]);
+    let _ = compio::time::timeout(REFUSAL_HANDSHAKE_TIMEOUT, write).await;
+    transport.close().await;
+}

@@ -1,0 +1,189 @@
+//! The I/O runtime: worker threads, listeners, connections, TLS and shutdown.
+//!
+//! This is the only part of Postern that touches sockets. It runs one compio (io_uring)
+//! runtime per worker thread, each with its own `SO_REUSEPORT` listening sockets, and drives
+//! the sans-IO protocol sessions: bytes from the socket go into a session, the session's
+//! output and events come back out, and events that need blocking work (password hashing,
+//! Maildir scans) go to a shared, bounded thread pool so no event loop ever stalls.
+
+mod blocking;
+mod conn;
+mod limits;
+mod listener;
+mod pop3;
+mod shutdown;
+mod transport;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::auth::{AuthSettings, Authenticator, PasswdDb};
+use crate::config::{Config, ListenerKind};
+
+pub use blocking::BlockingPool;
+pub use limits::ConnectionLimits;
+pub use shutdown::{Phase, Shutdown};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("{path}: {message}")]
+    Accounts { path: std::path::PathBuf, message: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// State shared by every worker thread.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub auth: Arc<Authenticator>,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub limits: Arc<ConnectionLimits>,
+    pub shutdown: Shutdown,
+    pub pool: BlockingPool,
+    pub hostname: String,
+    pub pop3: pop3::Pop3Service,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    addrs: Vec<(ListenerKind, SocketAddr)>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The addresses actually bound, in configuration order (ports resolved if 0 was given).
+    pub fn addrs(&self) -> &[(ListenerKind, SocketAddr)] {
+        &self.addrs
+    }
+
+    /// The first bound address of a listener kind.
+    pub fn addr(&self, kind: ListenerKind) -> Option<SocketAddr> {
+        self.addrs.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a)
+    }
+
+    /// Open client connections.
+    pub fn connections(&self) -> usize {
+        self.shared.limits.total()
+    }
+
+    /// Graceful shutdown: stop accepting, let sessions finish for the configured grace
+    /// period, then close the rest, and wait for the worker threads.
+    pub fn shutdown(self) {
+        let grace = self.shared.config.server.shutdown_grace;
+        self.shutdown_with_grace(grace);
+    }
+
+    /// [`shutdown`](Self::shutdown) with an explicit grace period.
+    pub fn shutdown_with_grace(self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        self.shared.shutdown.advance(Phase::Draining);
+        while self.shared.limits.total() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.shared.shutdown.advance(Phase::Closing);
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Loads accounts and certificates, binds every listener on every worker and starts serving.
+pub fn start(config: Config) -> Result<ServerHandle, StartError> {
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
+    let db = PasswdDb::load(&config.auth.passwd_file).map_err(|e| StartError::Accounts {
+        path: config.auth.passwd_file.clone(),
+        message: e.to_string(),
+    })?;
+    let auth = Arc::new(Authenticator::new(
+        db,
+        AuthSettings {
+            cache_size: config.auth.cache_size,
+            cache_ttl: config.auth.cache_ttl,
+            failure_delay: config.auth.failure_delay,
+            max_failure_delay: config.auth.max_failure_delay,
+        },
+    ));
+    let workers = config.worker_count();
+    let hash_threads = match config.auth.hash_threads {
+        0 => workers,
+        n => n,
+    };
+    let pool = BlockingPool::new(hash_threads, 4096).map_err(StartError::Thread)?;
+    let hostname = if config.server.hostname.is_empty() {
+        system_hostname()
+    } else {
+        config.server.hostname.clone()
+    };
+
+    let mut per_worker: Vec<Vec<(ListenerKind, std::net::TcpListener)>> =
+        (0..workers).map(|_| Vec::new()).collect();
+    let mut addrs = Vec::new();
+    for l in &config.listeners {
+        let (sockets, bound) = listener::bind_reuseport(l.address, workers).map_err(|source| {
+            StartError::Bind {
+                addr: l.address,
+                source,
+            }
+        })?;
+        addrs.push((l.kind, bound));
+        for (w, s) in sockets.into_iter().enumerate() {
+            per_worker[w].push((l.kind, s));
+        }
+    }
+
+    let pop3 = pop3::Pop3Service::new(&config, &auth, tls.is_some(), &hostname);
+    let shared = Arc::new(Shared {
+        limits: ConnectionLimits::new(
+            config.server.max_connections,
+            config.server.max_connections_per_ip,
+        ),
+        config,
+        auth,
+        tls,
+        shutdown: Shutdown::default(),
+        pool,
+        hostname,
+        pop3,
+    });
+    let mut threads = Vec::new();
+    for (index, listeners) in per_worker.into_iter().enumerate() {
+        let shared = shared.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("postern-worker-{index}"))
+            .spawn(move || worker::run(index, shared, listeners))
+            .map_err(StartError::Thread)?;
+        threads.push(t);
+    }
+    for (kind, addr) in &addrs {
+        tracing::info!(kind = kind.name(), %addr, workers, "listening");
+    }
+    Ok(ServerHandle {
+        shared,
+        addrs,
+        workers: threads,
+    })
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

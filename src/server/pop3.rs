@@ -1,0 +1,440 @@
+//! The POP3 service: drives a sans-IO [`crate::pop3::Session`] over a [`Transport`] and
+//! answers its events with the account database and the Maildir store.
+//!
+//! Everything slow — password hashing, scanning and locking a maildrop, deleting at QUIT —
+//! goes to the blocking pool. Reading a message for RETR stays on the loop: it is an `open`
+//! and an `mmap`, and the bytes are then paged in by the kernel while it sends them.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::{Either, select};
+
+use super::Shared;
+use super::shutdown::Phase;
+use super::transport::{OutBuf, Transport};
+use crate::auth::{AuthResult, Authenticator, Credentials, Mechanism};
+use crate::config::{Config, ListenerKind};
+use crate::pop3::{Chunk, CloseReason, Event, Framer, Listing, LoginReply, Output, Session, Settings};
+use crate::store::{Inbox, Maildir, SessionLock, StoreError, StoreOptions};
+
+/// Output is written in vectored batches of at most this many bytes...
+const BATCH_BYTES: usize = 256 * 1024;
+/// ...and this many pieces.
+const BATCH_PIECES: usize = 64;
+/// Transformed (dot-stuffed, CRLF) body bytes are produced in pieces of this size.
+const SCRATCH_SIZE: usize = 16 * 1024;
+/// The maildrop lock is re-touched this often so it never looks stale to Dovecot.
+const LOCK_REFRESH: Duration = Duration::from_secs(60);
+
+/// POP3 settings and state shared by all POP3 sessions.
+pub(crate) struct Pop3Service {
+    /// For plain listeners (STLS offered when a certificate is configured).
+    plain: Arc<Settings>,
+    /// For implicit-TLS listeners.
+    implicit: Arc<Settings>,
+    /// Last successful login per user, for LOGIN-DELAY.
+    last_login: Mutex<HashMap<String, Instant>>,
+}
+
+impl Pop3Service {
+    pub fn new(config: &Config, auth: &Authenticator, tls: bool, hostname: &str) -> Self {
+        let db = auth.db();
+        let mut sasl = vec![Mechanism::Plain, Mechanism::Login];
+        if db.any_cram_md5() {
+            sasl.push(Mechanism::CramMd5);
+        }
+        let implementation = Some(config.pop3.implementation.clone()).filter(|s| !s.is_empty());
+        let settings = Settings {
+            login_type: config.pop3.login_type,
+            stls_offered: tls,
+            implementation,
+            expire: config.pop3.expire.clone(),
+            login_delay: config.pop3.login_delay,
+            max_line: config.server.max_line_length,
+            max_bad_commands: config.pop3.max_bad_commands,
+            sasl,
+            apop: db.any_apop(),
+            hostname: hostname.to_owned(),
+        };
+        let implicit = Settings {
+            stls_offered: false,
+            ..settings.clone()
+        };
+        Pop3Service {
+            plain: Arc::new(settings),
+            implicit: Arc::new(implicit),
+            last_login: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Checks and records a login against LOGIN-DELAY; returns the delay if it is too soon.
+    fn login_too_soon(&self, user: &str, delay: Option<u32>) -> Option<u32> {
+        let delay = delay?;
+        let now = Instant::now();
+        let mut map = self.last_login.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(last) = map.get(user)
+            && now.duration_since(*last) < Duration::from_secs(delay.into())
+        {
+            return Some(delay);
+        }
+        // Keep the table from growing without bound: old entries no longer matter.
+        if map.len() > 100_000 {
+            map.retain(|_, t| now.duration_since(*t) < Duration::from_secs(delay.into()));
+        }
+        map.insert(user.to_owned(), now);
+        None
+    }
+}
+
+/// The open maildrop of a logged-in session.
+struct Maildrop {
+    maildir: Arc<Maildir>,
+    inbox: Inbox,
+    lock: Option<SessionLock>,
+    lock_touched: Instant,
+}
+
+impl Drop for Maildrop {
+    fn drop(&mut self) {
+        // Explicit so the order is clear: the lock goes last, after every use of the maildrop.
+        self.lock.take();
+    }
+}
+
+/// Runs one POP3 session to its end.
+pub(crate) async fn drive(
+    worker: usize,
+    kind: ListenerKind,
+    mut transport: Transport,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+) {
+    let service = &shared.pop3;
+    let settings = match kind {
+        ListenerKind::Pop3s => service.implicit.clone(),
+        ListenerKind::Pop3 => service.plain.clone(),
+    };
+    let mut session = Session::new(settings, transport.is_tls(), apop_timestamp(&shared.hostname));
+    let mut maildrop: Option<Maildrop> = None;
+    let mut batch: Vec<OutBuf> = Vec::new();
+    let mut scratch: Vec<u8> = Vec::new();
+    let idle = shared.config.pop3.idle_timeout;
+    let preauth_deadline = Instant::now() + shared.config.server.preauth_timeout;
+
+    loop {
+        while let Some(event) = session.poll() {
+            match event {
+                Event::Login(creds) => {
+                    let user = creds.user().to_owned();
+                    let (reply, opened) = login(creds, peer.ip(), shared).await;
+                    match &reply {
+                        LoginReply::Ok(_) => tracing::info!(worker, %peer, user, "pop3 login"),
+                        LoginReply::Failed => tracing::info!(%peer, user, "pop3 login failed"),
+                        other => tracing::info!(%peer, user, reply = ?other, "pop3 login refused"),
+                    }
+                    maildrop = opened;
+                    session.on_login(reply);
+                }
+                Event::Retrieve { index } => {
+                    let result = match maildrop.as_mut() {
+                        Some(m) => {
+                            m.refresh_lock();
+                            m.read(index)
+                        }
+                        None => Err("no maildrop is open".to_owned()),
+                    };
+                    session.on_message(index, result);
+                }
+                Event::Commit { delete } => {
+                    let result = match maildrop.as_ref() {
+                        Some(m) => m.commit(delete, shared).await,
+                        None => Err("no maildrop is open".to_owned()),
+                    };
+                    if let Err(e) = &result {
+                        tracing::error!(%peer, "pop3 delete failed: {e}");
+                    }
+                    session.on_commit(result);
+                }
+                Event::StartTls => {
+                    if flush(&mut session, &mut transport, &mut batch, &mut scratch, idle)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    let config = shared.tls.clone().expect("STLS is only offered with TLS");
+                    let timeout = preauth_deadline.saturating_duration_since(Instant::now());
+                    match compio::time::timeout(timeout, transport.start_tls(config)).await {
+                        Ok(Ok(())) => session.on_tls_established(),
+                        _ => {
+                            tracing::debug!(%peer, "STLS handshake failed");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if flush(&mut session, &mut transport, &mut batch, &mut scratch, idle)
+            .await
+            .is_err()
+        {
+            break;
+        }
+        if session.is_finished() {
+            break;
+        }
+        if !session.wants_input() {
+            // Neither output, events nor input: the state machine broke its contract.
+            tracing::error!(%peer, state = session.state_name(), "pop3 session stalled");
+            break;
+        }
+        transport.release_buffers();
+        let limit = if maildrop.is_some() {
+            idle
+        } else {
+            preauth_deadline.saturating_duration_since(Instant::now())
+        };
+        let read = std::pin::pin!(compio::time::timeout(limit, transport.read()));
+        let stop = std::pin::pin!(shared.shutdown.reached(Phase::Closing));
+        match select(read, stop).await {
+            Either::Left((Ok(Ok(data)), _)) => {
+                if data.is_empty() {
+                    tracing::debug!(%peer, "client closed the connection");
+                    break;
+                }
+                session.receive(data);
+            }
+            Either::Left((Ok(Err(e)), _)) => {
+                tracing::debug!(%peer, "read failed: {e}");
+                break;
+            }
+            Either::Left((Err(_elapsed), _)) => session.close(CloseReason::IdleTimeout),
+            Either::Right(_) => session.close(CloseReason::Shutdown),
+        }
+    }
+    transport.close().await;
+    drop(maildrop);
+}
+
+/// Writes all queued session output.
+async fn flush(
+    session: &mut Session,
+    transport: &mut Transport,
+    batch: &mut Vec<OutBuf>,
+    scratch: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<(), ()> {
+    let write = async {
+        let mut bytes = 0usize;
+        while let Some(out) = session.pop_output() {
+            match out {
+                Output::Text(text) => {
+                    bytes += text.len();
+                    batch.push(OutBuf::Bytes(text));
+                }
+                Output::Message { body, top_lines } => {
+                    let mut framer = Framer::new(top_lines);
+                    while let Some(chunk) = framer.next(body.as_bytes(), scratch, SCRATCH_SIZE) {
+                        match chunk {
+                            Chunk::Body(range) => {
+                                bytes += range.len();
+                                batch.push(OutBuf::Body(body.clone(), range));
+                            }
+                            Chunk::Scratch => {
+                                bytes += scratch.len();
+                                let piece = std::mem::replace(scratch, Vec::with_capacity(SCRATCH_SIZE));
+                                batch.push(OutBuf::Bytes(piece));
+                            }
+                        }
+                        if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
+                            *batch = transport.write_batch(std::mem::take(batch)).await?;
+                            bytes = 0;
+                        }
+                    }
+                }
+            }
+            if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
+                *batch = transport.write_batch(std::mem::take(batch)).await?;
+                bytes = 0;
+            }
+        }
+        *batch = transport.write_batch(std::mem::take(batch)).await?;
+        Ok::<(), std::io::Error>(())
+    };
+    match compio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::debug!("write failed: {e}");
+            Err(())
+        }
+        Err(_) => {
+            tracing::debug!("client stopped reading; closing");
+            Err(())
+        }
+    }
+}
+
+/// Verifies credentials and opens the maildrop.
+async fn login(
+    creds: Credentials,
+    ip: IpAddr,
+    shared: &Arc<Shared>,
+) -> (LoginReply, Option<Maildrop>) {
+    let auth = shared.auth.clone();
+    let result = match auth.check_cached(&creds) {
+        Some(result) => result,
+        None => {
+            let verifier = auth.clone();
+            match shared.pool.run(move || verifier.verify(&creds)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return (
+                        LoginReply::TempFail("Server is busy, try again later.".into()),
+                        None,
+                    );
+                }
+            }
+        }
+    };
+    let account = match result {
+        AuthResult::Success(account) => account,
+        AuthResult::Failure => {
+            let delay = auth.penalty().record_failure(ip);
+            compio::time::sleep(delay).await;
+            return (LoginReply::Failed, None);
+        }
+        AuthResult::TempFail(reason) => {
+            tracing::error!("authentication problem: {reason}");
+            return (
+                LoginReply::TempFail("Temporary authentication failure.".into()),
+                None,
+            );
+        }
+    };
+    auth.penalty().record_success(ip);
+    if !account.pop3_enabled {
+        return (LoginReply::Disabled, None);
+    }
+    if let Some(delay) = shared
+        .pop3
+        .login_too_soon(&account.user, shared.config.pop3.login_delay)
+    {
+        return (LoginReply::LoginDelay(delay), None);
+    }
+    let Some(path) = account.maildir(&shared.config.mail.location) else {
+        tracing::error!(user = account.user, "no mail location: the template needs a home");
+        return (
+            LoginReply::TempFail("No mailbox is configured for this account.".into()),
+            None,
+        );
+    };
+    let options = StoreOptions {
+        fsync: shared.config.mail.fsync,
+        ..StoreOptions::default()
+    };
+    let lock_session = shared.config.pop3.lock_session;
+    let opened = shared
+        .pool
+        .run(move || -> Result<_, StoreError> {
+            let maildir = Maildir::open(&path, options)?;
+            let lock = if lock_session {
+                Some(maildir.lock_pop3_session()?)
+            } else {
+                None
+            };
+            let inbox = maildir.sync()?;
+            Ok((maildir, lock, inbox))
+        })
+        .await;
+    match opened {
+        Ok(Ok((maildir, lock, inbox))) => {
+            let listing = Listing {
+                user: account.user.clone(),
+                uid_validity: inbox.uid_validity,
+                messages: inbox.messages.iter().map(|m| (m.uid, m.size)).collect(),
+            };
+            let maildrop = Maildrop {
+                maildir: Arc::new(maildir),
+                inbox,
+                lock,
+                lock_touched: Instant::now(),
+            };
+            (LoginReply::Ok(listing), Some(maildrop))
+        }
+        Ok(Err(StoreError::Locked)) => (LoginReply::InUse, None),
+        Ok(Err(e)) => {
+            tracing::error!(user = account.user, "cannot open maildrop: {e}");
+            (
+                LoginReply::TempFail("Cannot open the mailbox, try again later.".into()),
+                None,
+            )
+        }
+        Err(_) => (
+            LoginReply::TempFail("Server is busy, try again later.".into()),
+            None,
+        ),
+    }
+}
+
+impl Maildrop {
+    fn read(&self, index: usize) -> Result<crate::body::MessageBody, String> {
+        let meta = self
+            .inbox
+            .messages
+            .get(index)
+            .ok_or_else(|| format!("no message {}", index + 1))?;
+        self.maildir.read(meta).map_err(|e| {
+            tracing::warn!("cannot read message: {e}");
+            match e {
+                StoreError::Gone { .. } => "The message has been deleted by another session.".into(),
+                _ => "Cannot read the message.".into(),
+            }
+        })
+    }
+
+    fn refresh_lock(&mut self) {
+        if let Some(lock) = &self.lock
+            && self.lock_touched.elapsed() >= LOCK_REFRESH
+        {
+            if let Err(e) = lock.refresh() {
+                tracing::warn!("cannot refresh the maildrop lock: {e}");
+            }
+            self.lock_touched = Instant::now();
+        }
+    }
+
+    async fn commit(&self, delete: Vec<usize>, shared: &Shared) -> Result<(), String> {
+        let metas: Vec<_> = delete
+            .iter()
+            .filter_map(|&i| self.inbox.messages.get(i).cloned())
+            .collect();
+        let maildir = self.maildir.clone();
+        let done = shared
+            .pool
+            .run(move || {
+                let refs: Vec<_> = metas.iter().collect();
+                maildir.delete(&refs)
+            })
+            .await;
+        match done {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("server is busy".into()),
+        }
+    }
+}
+
+/// A greeting timestamp unique to this connection (RFC 1939 APOP, also the CRAM-MD5
+/// challenge): process id, a per-process counter and the clock, at the host name.
+fn apop_timestamp(hostname: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("<{}.{n}.{nanos}@{hostname}>", std::process::id())
+}

@@ -1,0 +1,251 @@
+//! One client connection's byte pipe: a TCP socket on io_uring, optionally wrapped in TLS.
+//!
+//! Protocol sessions never see this type; the session drivers move bytes between it and the
+//! sans-IO state machines. TLS is rustls used as a state machine too: ciphertext is read
+//! from the socket and fed to rustls, plaintext comes out. On the plain path, message bodies
+//! are handed to the kernel straight from their memory map in one vectored write (no
+//! user-space copy); under TLS each byte is encrypted once, straight from the map, and
+//! nothing else is copied.
+//!
+//! Buffers are small and released when a connection goes idle, because an idle connection's
+//! memory is what limits how many a box can hold.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use compio::BufResult;
+use compio::buf::IoBuf;
+use compio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use compio::net::TcpStream;
+
+use crate::body::MessageBody;
+
+/// Socket reads are this big: enough for a burst of pipelined commands or a TLS record
+/// fragment, small enough that an idle connection's pending read stays cheap.
+const READ_SIZE: usize = 4096;
+
+/// A piece of output: protocol text or a range of a message body.
+pub enum OutBuf {
+    Bytes(Vec<u8>),
+    Body(MessageBody, std::ops::Range<usize>),
+}
+
+impl OutBuf {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            OutBuf::Bytes(v) => v,
+            OutBuf::Body(b, r) => &b.as_bytes()[r.clone()],
+        }
+    }
+}
+
+impl IoBuf for OutBuf {
+    fn as_init(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+/// A client connection, plain or TLS.
+pub struct Transport {
+    tcp: TcpStream,
+    tls: Option<Box<rustls::ServerConnection>>,
+    /// Ciphertext or plaintext read buffer; taken while a read is in flight.
+    rbuf: Vec<u8>,
+    /// TLS records waiting to be written.
+    wbuf: Vec<u8>,
+    /// Decrypted bytes handed to the caller by the last `read`.
+    pbuf: Vec<u8>,
+    /// The TLS peer sent close_notify.
+    peer_closed: bool,
+}
+
+impl Transport {
+    pub fn new(tcp: TcpStream) -> Transport {
+        Transport {
+            tcp,
+            tls: None,
+            rbuf: Vec::new(),
+            wbuf: Vec::new(),
+            pbuf: Vec::new(),
+            peer_closed: false,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The negotiated SNI name, if any.
+    pub fn sni(&self) -> Option<&str> {
+        self.tls.as_ref().and_then(|t| t.server_name())
+    }
+
+    /// Runs the server side of a TLS handshake on this connection.
+    pub async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
+        let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+        self.tls = Some(Box::new(conn));
+        loop {
+            self.flush_tls().await?;
+            let tls = self.tls.as_mut().expect("set above");
+            if !tls.is_handshaking() {
+                return Ok(());
+            }
+            if self.read_tls_records().await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+
+    /// Reads the next plaintext bytes from the client. An empty slice means the client closed
+    /// the connection.
+    pub async fn read(&mut self) -> io::Result<&[u8]> {
+        if self.tls.is_none() {
+            let buf = self.take_rbuf();
+            let BufResult(res, buf) = self.tcp.read(buf).await;
+            self.rbuf = buf;
+            let n = res?;
+            return Ok(&self.rbuf[..n]);
+        }
+        let mut plain = std::mem::take(&mut self.pbuf);
+        plain.clear();
+        let result = loop {
+            // Plaintext may already be buffered: it can arrive with the last handshake flight.
+            match self.drain_plaintext(&mut plain) {
+                Ok(0) => {}
+                Ok(_) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+            // A peer's close_notify reads as a clean end of stream.
+            if self.peer_closed {
+                break Ok(());
+            }
+            match self.read_tls_records().await {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.pbuf = plain;
+        result.map(|()| &self.pbuf[..])
+    }
+
+    fn drain_plaintext(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        let tls = self.tls.as_mut().expect("tls");
+        let start = out.len();
+        let mut chunk = [0u8; 2048];
+        loop {
+            match tls.reader().read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out.len() - start)
+    }
+
+    /// Reads ciphertext from the socket into rustls and processes it. Returns the bytes read
+    /// from the socket (0 at end of stream). Any records rustls wants to send in answer
+    /// (handshake messages, alerts) are written before returning.
+    async fn read_tls_records(&mut self) -> io::Result<usize> {
+        let buf = self.take_rbuf();
+        let BufResult(res, buf) = self.tcp.read(buf).await;
+        let n = match res {
+            Ok(n) => n,
+            Err(e) => {
+                self.rbuf = buf;
+                return Err(e);
+            }
+        };
+        let tls = self.tls.as_mut().expect("tls");
+        let mut offered = &buf[..n];
+        while !offered.is_empty() {
+            tls.read_tls(&mut offered)?;
+            match tls.process_new_packets() {
+                Ok(state) => self.peer_closed |= state.peer_has_closed(),
+                Err(e) => {
+                self.rbuf = buf;
+                // Tell the peer why, if we can; the error stands either way.
+                let _ = self.flush_tls().await;
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+            }
+        }
+        self.rbuf = buf;
+        self.flush_tls().await?;
+        Ok(n)
+    }
+
+    fn take_rbuf(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.rbuf);
+        if buf.capacity() < READ_SIZE {
+            buf = Vec::with_capacity(READ_SIZE);
+        }
+        buf.clear();
+        buf
+    }
+
+    /// Writes everything rustls has queued for the socket.
+    async fn flush_tls(&mut self) -> io::Result<()> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(());
+        };
+        while tls.wants_write() {
+            let mut wbuf = std::mem::take(&mut self.wbuf);
+            wbuf.clear();
+            tls.write_tls(&mut wbuf)?;
+            let BufResult(res, wbuf) = self.tcp.write_all(wbuf).await;
+            self.wbuf = wbuf;
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Writes a batch of output. Returns the vector (emptied) for reuse.
+    pub async fn write_batch(&mut self, mut bufs: Vec<OutBuf>) -> io::Result<Vec<OutBuf>> {
+        if bufs.is_empty() {
+            return Ok(bufs);
+        }
+        if self.tls.is_none() {
+            let BufResult(res, mut bufs) = self.tcp.write_vectored_all(bufs).await;
+            bufs.clear();
+            res?;
+            return Ok(bufs);
+        }
+        for b in &bufs {
+            let mut rest = b.bytes();
+            while !rest.is_empty() {
+                let tls = self.tls.as_mut().expect("tls");
+                let n = tls.writer().write(rest)?;
+                rest = &rest[n..];
+                if n == 0 || tls.wants_write() && !rest.is_empty() {
+                    // rustls's outgoing buffer is full: put records on the wire, then go on.
+                    self.flush_tls().await?;
+                }
+            }
+        }
+        self.flush_tls().await?;
+        bufs.clear();
+        Ok(bufs)
+    }
+
+    /// Frees the buffers an idle connection does not need.
+    pub fn release_buffers(&mut self) {
+        if self.wbuf.capacity() > 0 {
+            self.wbuf = Vec::new();
+        }
+        if self.pbuf.capacity() > 0 {
+            self.pbuf = Vec::new();
+        }
+    }
+
+    /// Sends TLS close_notify (if TLS) and shuts the socket down.
+    pub async fn close(mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.send_close_notify();
+            let _ = self.flush_tls().await;
+        }
+        let _ = self.tcp.shutdown().await;
+        let _ = self.tcp.close().await;
+    }
+}

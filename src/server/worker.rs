@@ -1,0 +1,100 @@
+//! One worker thread: a compio runtime, its listening sockets, and the sessions it accepted.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use compio::net::TcpListener;
+use futures_util::future::{Either, select};
+
+use super::Shared;
+use super::shutdown::Phase;
+use crate::config::ListenerKind;
+
+/// Runs a worker until shutdown has drained its sessions.
+pub(crate) fn run(
+    index: usize,
+    shared: Arc<Shared>,
+    listeners: Vec<(ListenerKind, std::net::TcpListener)>,
+) {
+    let runtime = match compio::runtime::RuntimeBuilder::new().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(worker = index, "cannot start io_uring runtime: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let live = Rc::new(Cell::new(0usize));
+        let mut loops = Vec::new();
+        for (kind, socket) in listeners {
+            match TcpListener::from_std(socket) {
+                Ok(l) => loops.push(compio::runtime::spawn(accept_loop(
+                    index,
+                    kind,
+                    l,
+                    shared.clone(),
+                    live.clone(),
+                ))),
+                Err(e) => tracing::error!(worker = index, "cannot register listener: {e}"),
+            }
+        }
+        for l in loops {
+            let _ = l.await;
+        }
+        // Sessions end by themselves (finished, or closed when the phase reaches Closing).
+        while live.get() > 0 {
+            compio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+}
+
+async fn accept_loop(
+    worker: usize,
+    kind: ListenerKind,
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    live: Rc<Cell<usize>>,
+) {
+    loop {
+        let accept = std::pin::pin!(listener.accept());
+        let stop = std::pin::pin!(shared.shutdown.reached(Phase::Draining));
+        match select(accept, stop).await {
+            Either::Left((Ok((stream, peer)), _)) => {
+                let shared = shared.clone();
+                let live = LiveSession::enter(&live);
+                compio::runtime::spawn(async move {
+                    super::conn::serve(worker, kind, stream, peer, shared).await;
+                    drop(live);
+                })
+                .detach();
+            }
+            Either::Left((Err(e), _)) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(worker, "accept failed: {e}");
+                compio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Either::Right(_) => break,
+        }
+    }
+    // Dropping the listener closes this worker's socket; the kernel sends new connections
+    // to the workers still listening, or refuses them once all have stopped.
+    let _ = listener.close().await;
+}
+
+/// Counts a session on its worker for as long as it exists, even if its task panics.
+struct LiveSession(Rc<Cell<usize>>);
+
+impl LiveSession {
+    fn enter(count: &Rc<Cell<usize>>) -> LiveSession {
+        count.set(count.get() + 1);
+        LiveSession(count.clone())
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}

@@ -1,0 +1,273 @@
+//! Test harness: a real Postern server on ephemeral loopback ports over a temporary
+//! Maildir, passwd-file and self-signed certificate, started in-process.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use postern::config::{Config, ListenerKind};
+use postern::server::ServerHandle;
+
+/// What a test server should look like.
+#[derive(Clone)]
+pub struct Options {
+    pub login_type: &'static str,
+    /// passwd-file lines after the user name and password: e.g. `("carol", "{PLAIN}pw", "pop3=off")`.
+    pub accounts: Vec<(String, String, String)>,
+    pub lock_session: bool,
+    pub workers: usize,
+    pub extra_server: String,
+    pub extra_pop3: String,
+    pub failure_delay: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            login_type: "plaintext",
+            accounts: vec![
+                ("alice".into(), "{PLAIN}secret".into(), String::new()),
+                ("bob@example.org".into(), "{PLAIN}hunter2".into(), String::new()),
+            ],
+            lock_session: true,
+            workers: 2,
+            extra_server: String::new(),
+            extra_pop3: String::new(),
+            failure_delay: "100ms",
+        }
+    }
+}
+
+pub struct TestServer {
+    pub handle: Option<ServerHandle>,
+    pub dir: PathBuf,
+    pub pop3: SocketAddr,
+    pub pop3s: SocketAddr,
+    pub cert: PathBuf,
+}
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A fresh directory under the target dir (not /tmp, which may be small), removed on success.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl TestServer {
+    pub fn start(opts: Options) -> TestServer {
+        let dir = temp_dir("postern");
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let cert = rcgen::generate_simple_self_signed(names).unwrap();
+        fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+        fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+        let mut users = String::from("# test accounts\n");
+        for (user, secret, extra) in &opts.accounts {
+            let home = dir.join("home").join(user);
+            fs::create_dir_all(&home).unwrap();
+            users.push_str(&format!("{user}:{secret}:::{user}:{}::{extra}\n", home.display()));
+        }
+        fs::write(dir.join("users"), users).unwrap();
+        let config = format!(
+            r#"
+[server]
+workers = {workers}
+preauth_timeout = "30s"
+shutdown_grace = "2s"
+{extra_server}
+[tls]
+cert = "cert.pem"
+key = "key.pem"
+[auth]
+passwd_file = "users"
+failure_delay = "{failure_delay}"
+max_failure_delay = "1s"
+[mail]
+location = "~/Maildir"
+fsync = false
+[pop3]
+login_type = "{login_type}"
+lock_session = {lock}
+{extra_pop3}
+[[listener]]
+kind = "pop3"
+address = "127.0.0.1:0"
+[[listener]]
+kind = "pop3s"
+address = "127.0.0.1:0"
+"#,
+            workers = opts.workers,
+            extra_server = opts.extra_server,
+            failure_delay = opts.failure_delay,
+            login_type = opts.login_type,
+            lock = opts.lock_session,
+            extra_pop3 = opts.extra_pop3,
+        );
+        let path = dir.join("postern.toml");
+        fs::write(&path, config).unwrap();
+        let config = Config::load(&path).unwrap();
+        let handle = postern::server::start(config).unwrap();
+        let pop3 = handle.addr(ListenerKind::Pop3).unwrap();
+        let pop3s = handle.addr(ListenerKind::Pop3s).unwrap();
+        TestServer {
+            handle: Some(handle),
+            pop3,
+            pop3s,
+            cert: dir.join("cert.pem"),
+            dir,
+        }
+    }
+
+    /// The Maildir of `user` (created on first login; tests may fill it before).
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.join("home").join(user).join("Maildir")
+    }
+
+    /// Puts messages into `user`'s Maildir `new/` (as an MDA would), returns the file paths.
+    pub fn deliver(&self, user: &str, messages: &[Vec<u8>]) -> Vec<PathBuf> {
+        let md = self.maildir(user);
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(md.join(sub)).unwrap();
+        }
+        let mut paths = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = md.join("new").join(format!("{}.M{i}P{n}.test", 1_700_000_000 + i));
+            fs::write(&p, m).unwrap();
+            paths.push(p);
+        }
+        paths
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.shutdown_with_grace(Duration::from_secs(2));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Every message file of the shared corpus, sorted by path.
+pub fn corpus() -> Vec<(PathBuf, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let mut out = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "LICENSES") {
+                    continue;
+                }
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n != "SOURCES.tsv") {
+                let bytes = fs::read(&p).unwrap();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() >= 100, "corpus not found at {}", root.display());
+    out
+}
+
+/// The wire form of a stored message: every bare LF becomes CRLF.
+pub fn crlf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 20);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' && (i == 0 || bytes[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// A minimal line-oriented POP3 client over plain TCP, for raw protocol tests.
+pub struct Raw {
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Raw {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+        }
+    }
+
+    pub fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.reader.read_line(&mut l).unwrap();
+        l
+    }
+
+    pub fn send(&mut self, data: &[u8]) {
+        self.writer.write_all(data).unwrap();
+    }
+
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.line()
+    }
+
+    /// Reads a multi-line body up to the terminating ".", un-dot-stuffed, CRLF kept.
+    pub fn multiline(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            self.reader.read_until(b'\n', &mut l).unwrap();
+            assert!(!l.is_empty(), "connection closed inside a multi-line reply");
+            if l == b".\r\n" {
+                return out;
+            }
+            if l.starts_with(b"..") {
+                out.extend_from_slice(&l[1..]);
+            } else {
+                out.extend_from_slice(&l);
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection.
+    pub fn rest(&mut self) -> Vec<u8> {
+        let mut v = Vec::new();
+        let _ = self.reader.read_to_end(&mut v);
+        v
+    }
+}
+
+/// Runs a Python client script from tests/clients with arguments; returns stdout.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
+    let out = std::process::Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3 must be installed");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
