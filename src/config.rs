@@ -240,18 +240,23 @@ impl Config {
             key,
             message,
         };
-        let de = toml::Deserializer::parse(text).map_err(|e| {
-            invalid("(syntax)".into(), e.to_string().trim_end().to_owned())
-        })?;
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| invalid("(syntax)".into(), e.to_string().trim_end().to_owned()))?;
         let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let message = e.inner().message().to_owned();
-            let key = if key == "." { "(top level)".into() } else { key };
+            let key = if key == "." {
+                "(top level)".into()
+            } else {
+                key
+            };
             invalid(key, message)
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
-        config.validate().map_err(|(key, message)| invalid(key.into(), message))?;
+        config
+            .validate()
+            .map_err(|(key, message)| invalid(key.into(), message))?;
         Ok(config)
     }
 
@@ -316,7 +321,10 @@ impl Config {
             && e != "NEVER"
             && e.parse::<u32>().is_err()
         {
-            return Err(("pop3.expire", "must be \"NEVER\" or a number of days".into()));
+            return Err((
+                "pop3.expire",
+                "must be \"NEVER\" or a number of days".into(),
+            ));
         }
         if self.mail.location.is_empty() {
             return Err(("mail.location", "must not be empty".into()));
@@ -430,6 +438,14 @@ address = "127.0.0.1:1110"
         let text = MINIMAL.replace("\"pop3\"", "\"pop3s\"");
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("listener.kind"), "{e}");
+    }
+
+    #[test]
+    fn shipped_example_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("postern.example.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.pop3.login_type, LoginType::Secure);
+        assert_eq!(c.listeners.len(), 2);
     }
 
     #[test]

@@ -127,7 +127,8 @@ address = "127.0.0.1:{POP3S_PORT}"
 
 fn write_certificate(dir: &Path) -> io::Result<()> {
     let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    let cert = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
+    let cert =
+        rcgen::generate_simple_self_signed(names).map_err(|e| io::Error::other(e.to_string()))?;
     fs::write(dir.join("cert.pem"), cert.cert.pem())?;
     let key = dir.join("key.pem");
     fs::write(&key, cert.signing_key.serialize_pem())?;
@@ -142,10 +143,11 @@ fn set_private(path: &Path) -> io::Result<()> {
 fn argon2_secret(password: &str) -> io::Result<String> {
     use argon2::PasswordHasher;
     use argon2::password_hash::SaltString;
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(io::Error::other)?;
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| io::Error::other(e.to_string()))?;
     let hash = argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
-        .map_err(io::Error::other)?;
+        .map_err(|e| io::Error::other(e.to_string()))?;
     Ok(format!("{{ARGON2ID}}{hash}"))
 }
 
@@ -247,7 +249,10 @@ fn message(user: &str, i: usize) -> String {
         _ => {
             let _ = write!(m, "Subject: Long read {i}\n\n");
             for line in 0..1500 {
-                let _ = writeln!(m, "Line {line} of a long message, number {i}, for download tests.");
+                let _ = writeln!(
+                    m,
+                    "Line {line} of a long message, number {i}, for download tests."
+                );
             }
         }
     }
@@ -276,8 +281,12 @@ mod tests {
         assert!(!demo.reused);
         let config = crate::config::Config::load(&demo.config_path).unwrap();
         crate::check::check_files(&config).unwrap();
-        let cur = fs::read_dir(tmp.join("mail/alice/Maildir/cur")).unwrap().count();
-        let new = fs::read_dir(tmp.join("mail/alice/Maildir/new")).unwrap().count();
+        let cur = fs::read_dir(tmp.join("mail/alice/Maildir/cur"))
+            .unwrap()
+            .count();
+        let new = fs::read_dir(tmp.join("mail/alice/Maildir/new"))
+            .unwrap()
+            .count();
         assert_eq!(cur + new, 36);
         assert!(new > 0);
         assert!(create(&tmp).unwrap().reused);

@@ -6,8 +6,11 @@
 
 pub mod auth;
 pub mod body;
+pub mod check;
 pub mod config;
+pub mod demo;
 pub mod policy;
 pub mod pop3;
+pub mod server;
 pub mod store;
 pub mod tls;

@@ -14,7 +14,11 @@ use postern::config::Config;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "postern", version, about = "POP3/IMAP4 mail-access server on io_uring")]
+#[command(
+    name = "postern",
+    version,
+    about = "POP3/IMAP4 mail-access server on io_uring"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -33,14 +33,22 @@ impl CramContext {
             md5_block::compress(&mut state, &block);
             state
         };
-        CramContext { inner: pad(0x36), outer: pad(0x5c) }
+        CramContext {
+            inner: pad(0x36),
+            outer: pad(0x5c),
+        }
     }
 
     /// Dovecot's layout (`hmac_md5_get_cram_context`): the outer state's four words, then the
     /// inner state's, each word little-endian.
     pub(crate) fn from_dovecot(bytes: &[u8; 32]) -> Self {
         let word = |i: usize| {
-            u32::from_le_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]])
+            u32::from_le_bytes([
+                bytes[4 * i],
+                bytes[4 * i + 1],
+                bytes[4 * i + 2],
+                bytes[4 * i + 3],
+            ])
         };
         CramContext {
             outer: [word(0), word(1), word(2), word(3)],
@@ -51,7 +59,10 @@ impl CramContext {
     /// The inverse of [`CramContext::from_dovecot`].
     pub(crate) fn to_dovecot(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
-        for (bytes, word) in out.chunks_exact_mut(4).zip(self.outer.iter().chain(&self.inner)) {
+        for (bytes, word) in out
+            .chunks_exact_mut(4)
+            .zip(self.outer.iter().chain(&self.inner))
+        {
             bytes.copy_from_slice(&word.to_le_bytes());
         }
         out
@@ -65,7 +76,11 @@ impl CramContext {
 
     /// Does `digest` (lowercase hex, as the client sent it) answer `challenge`?
     pub(crate) fn verify_response(&self, challenge: &[u8], digest: &str) -> bool {
-        bool::from(hex_lower(&self.hmac(challenge)).as_bytes().ct_eq(digest.as_bytes()))
+        bool::from(
+            hex_lower(&self.hmac(challenge))
+                .as_bytes()
+                .ct_eq(digest.as_bytes()),
+        )
     }
 
     /// Constant-time equality, for checking a password against a stored context.
@@ -105,7 +120,10 @@ mod tests {
             "750c783e6ab0b503eaa86e310a5db738"
         );
         let ctx = CramContext::from_secret(&[0x0b; 16]);
-        assert_eq!(hex_lower(&ctx.hmac(b"Hi There")), "9294727a3638bb1c13f48ef8158bfc9d");
+        assert_eq!(
+            hex_lower(&ctx.hmac(b"Hi There")),
+            "9294727a3638bb1c13f48ef8158bfc9d"
+        );
         // An 80-byte key is longer than a block and must be hashed first (RFC 2202, case 6).
         let ctx = CramContext::from_secret(&[0xaa; 80]);
         assert_eq!(
@@ -125,7 +143,8 @@ mod tests {
     #[test]
     fn matches_dovecot_stored_context() {
         // `doveadm pw -s CRAM-MD5 -p demo`
-        let stored = dovecot_bytes("458da499ccc3c888e803711566013a1929ebb210d3e8147b68469ce4a25d3819");
+        let stored =
+            dovecot_bytes("458da499ccc3c888e803711566013a1929ebb210d3e8147b68469ce4a25d3819");
         assert_eq!(CramContext::from_secret(b"demo").to_dovecot(), stored);
         assert!(CramContext::from_secret(b"demo").ct_eq(&CramContext::from_dovecot(&stored)));
         assert!(!CramContext::from_secret(b"Demo").ct_eq(&CramContext::from_dovecot(&stored)));
@@ -133,7 +152,8 @@ mod tests {
 
     #[test]
     fn response_from_stored_context_equals_response_from_password() {
-        let stored = dovecot_bytes("458da499ccc3c888e803711566013a1929ebb210d3e8147b68469ce4a25d3819");
+        let stored =
+            dovecot_bytes("458da499ccc3c888e803711566013a1929ebb210d3e8147b68469ce4a25d3819");
         let challenge = b"<1896.697170952@postern.example>";
         let from_password = hex_lower(&CramContext::from_secret(b"demo").hmac(challenge));
         assert!(CramContext::from_dovecot(&stored).verify_response(challenge, &from_password));

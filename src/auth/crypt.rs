@@ -11,6 +11,9 @@ use argon2::{Algorithm, Argon2, PasswordHash, PasswordVerifier};
 use sha_crypt::{ROUNDS_DEFAULT, ROUNDS_MAX, ROUNDS_MIN, Sha256Params, Sha512Params};
 use subtle::ConstantTimeEq;
 
+/// The largest Argon2 memory cost accepted (1 GiB; libsodium's "sensitive" level).
+const MAX_ARGON2_MEMORY_KIB: u32 = 1 << 20;
+
 /// A parsed crypt(3) hash.
 #[derive(Clone)]
 pub(crate) enum CryptHash {
@@ -19,7 +22,12 @@ pub(crate) enum CryptHash {
     /// `$1$salt$hash`.
     Md5 { salt: String, hash: String },
     /// `$5$` (SHA-256) or `$6$` (SHA-512), `rounds` already clamped as glibc does.
-    Sha { bits: ShaBits, rounds: usize, salt: String, hash: String },
+    Sha {
+        bits: ShaBits,
+        rounds: usize,
+        salt: String,
+        hash: String,
+    },
     /// `$2a$`, `$2b$`, `$2x$` or `$2y$`, checked to be decodable.
     Bcrypt { cost: u32, full: String },
     /// `$argon2i$`, `$argon2id$` (or `$argon2d$`) in PHC form, as libsodium writes it.
@@ -27,7 +35,7 @@ pub(crate) enum CryptHash {
 }
 
 /// Which SHA-crypt variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum ShaBits {
     Sha256,
     Sha512,
@@ -68,7 +76,10 @@ impl CryptHash {
         if let Some(rest) = text.strip_prefix("$6$") {
             return parse_sha(ShaBits::Sha512, rest).map_err(Malformed);
         }
-        if ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|p| text.starts_with(p)) {
+        if ["$2a$", "$2b$", "$2x$", "$2y$"]
+            .iter()
+            .any(|p| text.starts_with(p))
+        {
             return parse_bcrypt(text).map_err(Malformed);
         }
         if text.starts_with("$argon2") {
@@ -85,20 +96,23 @@ impl CryptHash {
                 let computed = md5_crypt::md5_crypt(password, salt.as_bytes());
                 Ok(computed.as_bytes().ct_eq(hash.as_bytes()).into())
             }
-            CryptHash::Sha { bits, rounds, salt, hash } => {
+            CryptHash::Sha {
+                bits,
+                rounds,
+                salt,
+                hash,
+            } => {
                 let computed = match bits {
-                    ShaBits::Sha256 => Sha256Params::new(*rounds).and_then(|p| {
-                        sha_crypt::sha256_crypt_b64(password, salt.as_bytes(), &p)
-                    }),
-                    ShaBits::Sha512 => Sha512Params::new(*rounds).and_then(|p| {
-                        sha_crypt::sha512_crypt_b64(password, salt.as_bytes(), &p)
-                    }),
+                    ShaBits::Sha256 => Sha256Params::new(*rounds)
+                        .and_then(|p| sha_crypt::sha256_crypt_b64(password, salt.as_bytes(), &p)),
+                    ShaBits::Sha512 => Sha512Params::new(*rounds)
+                        .and_then(|p| sha_crypt::sha512_crypt_b64(password, salt.as_bytes(), &p)),
                 }
                 .map_err(|e| format!("SHA-crypt failed: {e:?}"))?;
                 Ok(computed.as_bytes().ct_eq(hash.as_bytes()).into())
             }
             CryptHash::Bcrypt { full, .. } => {
-                bcrypt::verify(password, full).map_err(|e| format!("bcrypt failed: {e}"))
+                bcrypt::verify(password, full).map_err(|_| "bcrypt verification failed".to_owned())
             }
             CryptHash::Argon2(full) => {
                 let parsed = PasswordHash::new(full).map_err(|e| format!("argon2 hash: {e}"))?;
@@ -116,8 +130,14 @@ impl CryptHash {
         match self {
             CryptHash::Locked => "CRYPT (locked)",
             CryptHash::Md5 { .. } => "MD5-CRYPT",
-            CryptHash::Sha { bits: ShaBits::Sha256, .. } => "SHA256-CRYPT",
-            CryptHash::Sha { bits: ShaBits::Sha512, .. } => "SHA512-CRYPT",
+            CryptHash::Sha {
+                bits: ShaBits::Sha256,
+                ..
+            } => "SHA256-CRYPT",
+            CryptHash::Sha {
+                bits: ShaBits::Sha512,
+                ..
+            } => "SHA512-CRYPT",
             CryptHash::Bcrypt { .. } => "BLF-CRYPT",
             CryptHash::Argon2(_) => "ARGON2",
         }
@@ -129,12 +149,20 @@ fn is_crypt64(text: &str) -> bool {
 }
 
 fn parse_md5(rest: &str) -> Result<CryptHash, String> {
-    let (salt, hash) = rest.split_once('$').ok_or("MD5-CRYPT hash has no '$' after the salt")?;
+    let (salt, hash) = rest
+        .split_once('$')
+        .ok_or("MD5-CRYPT hash has no '$' after the salt")?;
     if hash.len() != md5_crypt::HASH_LEN || !is_crypt64(hash) {
-        return Err(format!("MD5-CRYPT hash part must be {} crypt64 characters", md5_crypt::HASH_LEN));
+        return Err(format!(
+            "MD5-CRYPT hash part must be {} crypt64 characters",
+            md5_crypt::HASH_LEN
+        ));
     }
     let salt = salt.chars().take(md5_crypt::MAX_SALT).collect();
-    Ok(CryptHash::Md5 { salt, hash: hash.to_owned() })
+    Ok(CryptHash::Md5 {
+        salt,
+        hash: hash.to_owned(),
+    })
 }
 
 fn parse_sha(bits: ShaBits, rest: &str) -> Result<CryptHash, String> {
@@ -142,7 +170,9 @@ fn parse_sha(bits: ShaBits, rest: &str) -> Result<CryptHash, String> {
     let (rounds, salt, hash) = match fields.as_slice() {
         [r, salt, hash] if r.starts_with("rounds=") => {
             let r = &r["rounds=".len()..];
-            let n: u64 = r.parse().map_err(|_| format!("rounds={r} is not a number"))?;
+            let n: u64 = r
+                .parse()
+                .map_err(|_| format!("rounds={r} is not a number"))?;
             // glibc clamps instead of refusing, and hashes it wrote that way must still verify.
             let n = n.clamp(ROUNDS_MIN as u64, ROUNDS_MAX as u64);
             (usize::try_from(n).unwrap_or(ROUNDS_MAX), *salt, *hash)
@@ -151,33 +181,64 @@ fn parse_sha(bits: ShaBits, rest: &str) -> Result<CryptHash, String> {
         _ => return Err("SHA-crypt hash must be $id$[rounds=N$]salt$hash".to_owned()),
     };
     if hash.len() != bits.hash_len() || !is_crypt64(hash) {
-        return Err(format!("SHA-crypt hash part must be {} crypt64 characters", bits.hash_len()));
+        return Err(format!(
+            "SHA-crypt hash part must be {} crypt64 characters",
+            bits.hash_len()
+        ));
     }
     // Only the first 16 salt characters take part, in glibc and in the sha-crypt crate alike.
     let salt = salt.chars().take(16).collect();
-    Ok(CryptHash::Sha { bits, rounds, salt, hash: hash.to_owned() })
+    Ok(CryptHash::Sha {
+        bits,
+        rounds,
+        salt,
+        hash: hash.to_owned(),
+    })
 }
 
 fn parse_bcrypt(text: &str) -> Result<CryptHash, String> {
     use base64::Engine;
-    let parts: bcrypt::HashParts = text.parse().map_err(|e| format!("bcrypt hash: {e}"))?;
+    // The crate's errors quote the whole hash; keep stored hashes out of logs.
+    let parts: bcrypt::HashParts = text
+        .parse()
+        .map_err(|_| "bcrypt hash must be $2y$NN$ and 53 characters".to_owned())?;
     let cost = parts.get_cost();
     if !(4..=31).contains(&cost) {
         return Err(format!("bcrypt cost {cost} is outside 4..=31"));
     }
-    let salt = bcrypt::BASE_64.decode(parts.get_salt()).map_err(|e| format!("bcrypt salt: {e}"))?;
+    let salt = bcrypt::BASE_64
+        .decode(parts.get_salt())
+        .map_err(|_| "bcrypt salt is not bcrypt base64")?;
     if salt.len() != 16 {
         return Err("bcrypt salt must be 16 bytes".to_owned());
     }
-    let hash = text.rsplit('$').next().and_then(|last| last.get(22..)).unwrap_or_default();
-    bcrypt::BASE_64.decode(hash).map_err(|e| format!("bcrypt hash: {e}"))?;
-    Ok(CryptHash::Bcrypt { cost, full: text.to_owned() })
+    let hash = text
+        .rsplit('$')
+        .next()
+        .and_then(|last| last.get(22..))
+        .unwrap_or_default();
+    bcrypt::BASE_64
+        .decode(hash)
+        .map_err(|_| "bcrypt hash is not bcrypt base64")?;
+    Ok(CryptHash::Bcrypt {
+        cost,
+        full: text.to_owned(),
+    })
 }
 
 fn parse_argon2(text: &str) -> Result<CryptHash, String> {
     let parsed = PasswordHash::new(text).map_err(|e| format!("argon2 hash: {e}"))?;
     Algorithm::try_from(parsed.algorithm).map_err(|e| format!("argon2 algorithm: {e}"))?;
-    argon2::Params::try_from(&parsed).map_err(|e| format!("argon2 parameters: {e}"))?;
+    let params =
+        argon2::Params::try_from(&parsed).map_err(|e| format!("argon2 parameters: {e}"))?;
+    // Every login allocates this much; past the limit one verification could exhaust memory
+    // and abort the whole server rather than fail one login.
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB {
+        return Err(format!(
+            "argon2 memory cost m={} KiB is above the {MAX_ARGON2_MEMORY_KIB} KiB limit",
+            params.m_cost()
+        ));
+    }
     if parsed.salt.is_none() || parsed.hash.is_none() {
         return Err("argon2 hash lacks a salt or an output".to_owned());
     }
@@ -203,8 +264,16 @@ mod tests {
 
     fn check(hash: &str, good: &str, bad: &str) {
         let parsed = CryptHash::parse(hash).unwrap_or_else(|e| panic!("{hash}: {e:?}"));
-        assert_eq!(parsed.verify(good.as_bytes()), Ok(true), "{hash} with the right password");
-        assert_eq!(parsed.verify(bad.as_bytes()), Ok(false), "{hash} with a wrong password");
+        assert_eq!(
+            parsed.verify(good.as_bytes()),
+            Ok(true),
+            "{hash} with the right password"
+        );
+        assert_eq!(
+            parsed.verify(bad.as_bytes()),
+            Ok(false),
+            "{hash} with a wrong password"
+        );
     }
 
     #[test]
@@ -215,18 +284,27 @@ mod tests {
             PW,
             "password 1",
         );
-        check("$5$lPMy5Z5Hmpr6iWCR$XMS9pOMsjcfRKC9ram8wRJuDRX1MifdKhPu61URR5i0", PW, "pässword");
+        check(
+            "$5$lPMy5Z5Hmpr6iWCR$XMS9pOMsjcfRKC9ram8wRJuDRX1MifdKhPu61URR5i0",
+            PW,
+            "pässword",
+        );
         check(
             "$6$rounds=10000$VE7GC4jrvM6XlfEx$MSOaClzOkz9t462iVQ55Ej/nQ1yIJiH/YbLbXFCohKtlAbQAcryDfljKG7KosWRPL3ZiHioOMyQZcwp74BktI1",
             "demo",
             "Demo",
         );
-        check("$5$rounds=1000$h74lXt5OW4LE2Yua$5oIo/9Qb2yElUPSYEtfc4fcV4Onns8nCbvB7ewbHD93", "demo", "demo ");
+        check(
+            "$5$rounds=1000$h74lXt5OW4LE2Yua$5oIo/9Qb2yElUPSYEtfc4fcV4Onns8nCbvB7ewbHD93",
+            "demo",
+            "demo ",
+        );
     }
 
     #[test]
     fn sha_crypt_rounds_are_parsed_and_clamped() {
-        let parsed = CryptHash::parse("$5$rounds=10$salt$5oIo/9Qb2yElUPSYEtfc4fcV4Onns8nCbvB7ewbHD93");
+        let parsed =
+            CryptHash::parse("$5$rounds=10$salt$5oIo/9Qb2yElUPSYEtfc4fcV4Onns8nCbvB7ewbHD93");
         assert!(matches!(parsed, Ok(CryptHash::Sha { rounds: 1000, .. })));
         let parsed = CryptHash::parse("$6$rounds=x$salt$hash");
         assert!(matches!(parsed, Err(CryptParseError::Malformed(_))));
@@ -239,17 +317,15 @@ mod tests {
 
     #[test]
     fn bcrypt_dovecot_vectors() {
-        check("$2y$05$aW78U03ktC.dvqN62PeSWu8RvWdPrY3IeuT1zul1MtoEFz5ga1aBG", PW, "pässword 2");
-        check("$2y$04$La3bcdAcsdaOBkn7HS1Fyu5vBx2M0Yf3Nm54ldyLXtOUKQthSFfG2", "demo", "demo2");
-    }
-
-    #[test]
-    fn argon2_dovecot_vectors() {
-        // Dovecot (libsodium) uses 64 MiB, so these two are slow in a debug build.
         check(
-            "$argon2id$v=19$m=65536,t=3,p=1$vsRYrFIsy/I4we0jJcPVzw$XgTXFVfmeBgnFMRMGXsDcrghpbim0FYMeZoMfBCeFiE",
+            "$2y$05$aW78U03ktC.dvqN62PeSWu8RvWdPrY3IeuT1zul1MtoEFz5ga1aBG",
             PW,
-            "pässword",
+            "pässword 2",
+        );
+        check(
+            "$2y$04$La3bcdAcsdaOBkn7HS1Fyu5vBx2M0Yf3Nm54ldyLXtOUKQthSFfG2",
+            "demo",
+            "demo2",
         );
     }
 
@@ -279,11 +355,18 @@ mod tests {
             "$2y$05$aW78U03ktC.dvqN62PeSWu8RvWdPrY3IeuT1zul1Mto",
             "$2y$99$aW78U03ktC.dvqN62PeSWu8RvWdPrY3IeuT1zul1MtoEFz5ga1aBG",
             "$argon2id$v=19$m=65536,t=3,p=1$vsRYrFIsy/I4we0jJcPVzw",
+            "$argon2id$v=19$m=4194304,t=3,p=1$vsRYrFIsy/I4we0jJcPVzw$XgTXFVfmeBgnFMRMGXsDcrghpbim0FYMeZoMfBCeFiE",
         ] {
-            assert!(matches!(CryptHash::parse(damaged), Err(Malformed(_))), "{damaged}");
+            assert!(
+                matches!(CryptHash::parse(damaged), Err(Malformed(_))),
+                "{damaged}"
+            );
         }
         for unsupported in ["abJnggxhB/yWI", "$y$j9T$abc$def", "hunter2", ""] {
-            assert!(matches!(CryptHash::parse(unsupported), Err(Unsupported(_))), "{unsupported}");
+            assert!(
+                matches!(CryptHash::parse(unsupported), Err(Unsupported(_))),
+                "{unsupported}"
+            );
         }
     }
 }

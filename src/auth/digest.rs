@@ -29,13 +29,21 @@ impl Algo {
 
     fn digest(self, password: &[u8], salt: &[u8]) -> Vec<u8> {
         match self {
-            Algo::Md5 => Md5::new().chain_update(password).chain_update(salt).finalize().to_vec(),
-            Algo::Sha256 => {
-                Sha256::new().chain_update(password).chain_update(salt).finalize().to_vec()
-            }
-            Algo::Sha512 => {
-                Sha512::new().chain_update(password).chain_update(salt).finalize().to_vec()
-            }
+            Algo::Md5 => Md5::new()
+                .chain_update(password)
+                .chain_update(salt)
+                .finalize()
+                .to_vec(),
+            Algo::Sha256 => Sha256::new()
+                .chain_update(password)
+                .chain_update(salt)
+                .finalize()
+                .to_vec(),
+            Algo::Sha512 => Sha512::new()
+                .chain_update(password)
+                .chain_update(salt)
+                .finalize()
+                .to_vec(),
         }
     }
 }
@@ -53,27 +61,43 @@ impl StoredDigest {
     /// From the decoded bytes of an unsalted scheme.
     pub(crate) fn unsalted(algo: Algo, raw: Vec<u8>) -> Result<Self, String> {
         if raw.len() != algo.output_len() {
-            return Err(format!("digest is {} bytes, expected {}", raw.len(), algo.output_len()));
+            return Err(format!(
+                "digest is {} bytes, expected {}",
+                raw.len(),
+                algo.output_len()
+            ));
         }
-        Ok(StoredDigest { algo, salted: false, hash: raw, salt: Vec::new() })
+        Ok(StoredDigest {
+            algo,
+            salted: false,
+            hash: raw,
+            salt: Vec::new(),
+        })
     }
 
     /// From the decoded bytes of a salted scheme: digest first, salt after.
     pub(crate) fn salted(algo: Algo, mut raw: Vec<u8>) -> Result<Self, String> {
         if raw.len() <= algo.output_len() {
-            return Err(format!("salted digest is {} bytes, too short to hold a salt", raw.len()));
+            return Err(format!(
+                "salted digest is {} bytes, too short to hold a salt",
+                raw.len()
+            ));
         }
         let salt = raw.split_off(algo.output_len());
-        Ok(StoredDigest { algo, salted: true, hash: raw, salt })
+        Ok(StoredDigest {
+            algo,
+            salted: true,
+            hash: raw,
+            salt,
+        })
     }
 
     /// Does `password` produce this digest?
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
-        self.algo.digest(password, &self.salt).ct_eq(&self.hash).into()
-    }
-
-    pub(crate) fn algo(&self) -> Algo {
         self.algo
+            .digest(password, &self.salt)
+            .ct_eq(&self.hash)
+            .into()
     }
 
     /// A name for logs.

@@ -12,19 +12,78 @@ pub(crate) const IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5
 pub(crate) const BLOCK: usize = 64;
 
 /// Per-step left-rotation amounts, four per round.
-const SHIFTS: [[u32; 4]; 4] = [[7, 12, 17, 22], [5, 9, 14, 20], [4, 11, 16, 23], [6, 10, 15, 21]];
+const SHIFTS: [[u32; 4]; 4] = [
+    [7, 12, 17, 22],
+    [5, 9, 14, 20],
+    [4, 11, 16, 23],
+    [6, 10, 15, 21],
+];
 
 /// `floor(abs(sin(i + 1)) * 2^32)`, written out so no floating point is involved.
 const K: [u32; 64] = [
-    0xd76a_a478, 0xe8c7_b756, 0x2420_70db, 0xc1bd_ceee, 0xf57c_0faf, 0x4787_c62a, 0xa830_4613,
-    0xfd46_9501, 0x6980_98d8, 0x8b44_f7af, 0xffff_5bb1, 0x895c_d7be, 0x6b90_1122, 0xfd98_7193,
-    0xa679_438e, 0x49b4_0821, 0xf61e_2562, 0xc040_b340, 0x265e_5a51, 0xe9b6_c7aa, 0xd62f_105d,
-    0x0244_1453, 0xd8a1_e681, 0xe7d3_fbc8, 0x21e1_cde6, 0xc337_07d6, 0xf4d5_0d87, 0x455a_14ed,
-    0xa9e3_e905, 0xfcef_a3f8, 0x676f_02d9, 0x8d2a_4c8a, 0xfffa_3942, 0x8771_f681, 0x6d9d_6122,
-    0xfde5_380c, 0xa4be_ea44, 0x4bde_cfa9, 0xf6bb_4b60, 0xbebf_bc70, 0x289b_7ec6, 0xeaa1_27fa,
-    0xd4ef_3085, 0x0488_1d05, 0xd9d4_d039, 0xe6db_99e5, 0x1fa2_7cf8, 0xc4ac_5665, 0xf429_2244,
-    0x432a_ff97, 0xab94_23a7, 0xfc93_a039, 0x655b_59c3, 0x8f0c_cc92, 0xffef_f47d, 0x8584_5dd1,
-    0x6fa8_7e4f, 0xfe2c_e6e0, 0xa301_4314, 0x4e08_11a1, 0xf753_7e82, 0xbd3a_f235, 0x2ad7_d2bb,
+    0xd76a_a478,
+    0xe8c7_b756,
+    0x2420_70db,
+    0xc1bd_ceee,
+    0xf57c_0faf,
+    0x4787_c62a,
+    0xa830_4613,
+    0xfd46_9501,
+    0x6980_98d8,
+    0x8b44_f7af,
+    0xffff_5bb1,
+    0x895c_d7be,
+    0x6b90_1122,
+    0xfd98_7193,
+    0xa679_438e,
+    0x49b4_0821,
+    0xf61e_2562,
+    0xc040_b340,
+    0x265e_5a51,
+    0xe9b6_c7aa,
+    0xd62f_105d,
+    0x0244_1453,
+    0xd8a1_e681,
+    0xe7d3_fbc8,
+    0x21e1_cde6,
+    0xc337_07d6,
+    0xf4d5_0d87,
+    0x455a_14ed,
+    0xa9e3_e905,
+    0xfcef_a3f8,
+    0x676f_02d9,
+    0x8d2a_4c8a,
+    0xfffa_3942,
+    0x8771_f681,
+    0x6d9d_6122,
+    0xfde5_380c,
+    0xa4be_ea44,
+    0x4bde_cfa9,
+    0xf6bb_4b60,
+    0xbebf_bc70,
+    0x289b_7ec6,
+    0xeaa1_27fa,
+    0xd4ef_3085,
+    0x0488_1d05,
+    0xd9d4_d039,
+    0xe6db_99e5,
+    0x1fa2_7cf8,
+    0xc4ac_5665,
+    0xf429_2244,
+    0x432a_ff97,
+    0xab94_23a7,
+    0xfc93_a039,
+    0x655b_59c3,
+    0x8f0c_cc92,
+    0xffef_f47d,
+    0x8584_5dd1,
+    0x6fa8_7e4f,
+    0xfe2c_e6e0,
+    0xa301_4314,
+    0x4e08_11a1,
+    0xf753_7e82,
+    0xbd3a_f235,
+    0x2ad7_d2bb,
     0xeb86_d391,
 ];
 
@@ -64,7 +123,10 @@ pub(crate) fn compress(state: &mut [u32; 4], block: &[u8; BLOCK]) {
 pub(crate) fn finish(mut state: [u32; 4], absorbed: u64, data: &[u8]) -> [u8; 16] {
     let mut blocks = data.chunks_exact(BLOCK);
     for block in &mut blocks {
-        compress(&mut state, block.try_into().expect("chunks_exact yields whole blocks"));
+        compress(
+            &mut state,
+            block.try_into().expect("chunks_exact yields whole blocks"),
+        );
     }
     let tail = blocks.remainder();
 
@@ -72,11 +134,18 @@ pub(crate) fn finish(mut state: [u32; 4], absorbed: u64, data: &[u8]) -> [u8; 16
     let mut last = [0u8; 2 * BLOCK];
     last[..tail.len()].copy_from_slice(tail);
     last[tail.len()] = 0x80;
-    let used = if tail.len() < BLOCK - 8 { BLOCK } else { 2 * BLOCK };
+    let used = if tail.len() < BLOCK - 8 {
+        BLOCK
+    } else {
+        2 * BLOCK
+    };
     let total_bits = absorbed.wrapping_add(data.len() as u64).wrapping_mul(8);
     last[used - 8..used].copy_from_slice(&total_bits.to_le_bytes());
     for block in last[..used].chunks_exact(BLOCK) {
-        compress(&mut state, block.try_into().expect("chunks_exact yields whole blocks"));
+        compress(
+            &mut state,
+            block.try_into().expect("chunks_exact yields whole blocks"),
+        );
     }
 
     let mut out = [0u8; 16];
@@ -104,7 +173,10 @@ mod tests {
     fn rfc1321_vectors() {
         let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
         assert_eq!(hex(finish(IV, 0, b"")), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(hex(finish(IV, 0, b"abc")), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            hex(finish(IV, 0, b"abc")),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
     }
 
     #[test]

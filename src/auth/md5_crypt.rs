@@ -90,15 +90,30 @@ mod tests {
     #[test]
     fn dovecot_vectors() {
         // `doveadm pw -s MD5-CRYPT -p 'pässword 1'` and `doveadm pw -s MD5 -p 'pässword 1'`
-        assert_eq!(md5_crypt("pässword 1".as_bytes(), b"gMl3YIaY"), "8eNqtxiYOPCXXjEV9rje41");
-        assert_eq!(md5_crypt("pässword 1".as_bytes(), b"75yjYKN4"), "C/ztnlMd.6xkarcxMJ.oT1");
-        assert_ne!(md5_crypt(b"password 1", b"gMl3YIaY"), "8eNqtxiYOPCXXjEV9rje41");
+        assert_eq!(
+            md5_crypt("pässword 1".as_bytes(), b"gMl3YIaY"),
+            "8eNqtxiYOPCXXjEV9rje41"
+        );
+        assert_eq!(
+            md5_crypt("pässword 1".as_bytes(), b"75yjYKN4"),
+            "C/ztnlMd.6xkarcxMJ.oT1"
+        );
+        assert_ne!(
+            md5_crypt(b"password 1", b"gMl3YIaY"),
+            "8eNqtxiYOPCXXjEV9rje41"
+        );
     }
 
     #[test]
     fn salt_is_cut_at_eight_characters() {
-        assert_eq!(md5_crypt(b"demo", b"gMl3YIaYextra"), md5_crypt(b"demo", b"gMl3YIaY"));
-        assert_ne!(md5_crypt(b"demo", b"gMl3YIa"), md5_crypt(b"demo", b"gMl3YIaY"));
+        assert_eq!(
+            md5_crypt(b"demo", b"gMl3YIaYextra"),
+            md5_crypt(b"demo", b"gMl3YIaY")
+        );
+        assert_ne!(
+            md5_crypt(b"demo", b"gMl3YIa"),
+            md5_crypt(b"demo", b"gMl3YIaY")
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::cram::{CramContext, hex_lower};
 use super::crypt::{CryptHash, CryptParseError};
 use super::digest::{Algo, StoredDigest};
 use base64::Engine;
-use base64::engine::{GeneralPurpose, GeneralPurposeConfig, DecodePaddingMode};
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::fmt;
@@ -35,7 +35,10 @@ pub(crate) enum Secret {
     Digest(StoredDigest),
     Crypt(CryptHash),
     /// A known scheme whose value could not be decoded; logins get a temporary failure.
-    Malformed { scheme: String, reason: String },
+    Malformed {
+        scheme: String,
+        reason: String,
+    },
 }
 
 /// A password field the file must not be loaded with.
@@ -62,7 +65,11 @@ pub(crate) enum Verdict {
 
 impl From<bool> for Verdict {
     fn from(matched: bool) -> Self {
-        if matched { Verdict::Match } else { Verdict::Mismatch }
+        if matched {
+            Verdict::Match
+        } else {
+            Verdict::Mismatch
+        }
     }
 }
 
@@ -103,31 +110,50 @@ fn lookup(name: &str) -> Option<(Kind, Encoding)> {
 
 /// Decodes a scheme's value. Without an explicit suffix Dovecot guesses: a value of exactly
 /// twice the raw length is tried as hex, and hex that fails to decode is tried as base64.
-fn decode(text: &str, encoding: Encoding, guess: bool, raw_len: Option<usize>) -> Result<Vec<u8>, String> {
+fn decode(
+    text: &str,
+    encoding: Encoding,
+    guess: bool,
+    raw_len: Option<usize>,
+) -> Result<Vec<u8>, String> {
     let looks_hex = guess && raw_len.is_some_and(|n| text.len() == 2 * n);
-    let encoding = if encoding == Encoding::Base64 && looks_hex { Encoding::Hex } else { encoding };
+    let encoding = if encoding == Encoding::Base64 && looks_hex {
+        Encoding::Hex
+    } else {
+        encoding
+    };
     let bytes = match encoding {
         Encoding::Raw => text.as_bytes().to_vec(),
         Encoding::Hex => match decode_hex(text) {
             Some(bytes) => bytes,
-            None if guess => LENIENT_B64.decode(text).map_err(|e| format!("neither hex nor base64: {e}"))?,
+            None if guess => LENIENT_B64
+                .decode(text)
+                .map_err(|_| "neither hex nor base64".to_owned())?,
             None => return Err("not valid hex".to_owned()),
         },
-        Encoding::Base64 => LENIENT_B64.decode(text).map_err(|e| format!("not valid base64: {e}"))?,
+        // The decoder's error quotes the offending character; keep stored values out of logs.
+        Encoding::Base64 => LENIENT_B64
+            .decode(text)
+            .map_err(|_| "not valid base64".to_owned())?,
     };
     match raw_len {
-        Some(n) if bytes.len() != n => Err(format!("decodes to {} bytes, expected {n}", bytes.len())),
+        Some(n) if bytes.len() != n => {
+            Err(format!("decodes to {} bytes, expected {n}", bytes.len()))
+        }
         _ => Ok(bytes),
     }
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect()
 }
 
@@ -162,13 +188,18 @@ impl Secret {
 
         let parsed = match kind {
             Kind::Plain => decode(body, encoding, guess, None).and_then(|bytes| {
-                String::from_utf8(bytes).map(Secret::Plain).map_err(|_| "not UTF-8".to_owned())
+                String::from_utf8(bytes)
+                    .map(Secret::Plain)
+                    .map_err(|_| "not UTF-8".to_owned())
             }),
             Kind::CramMd5 => decode(body, encoding, guess, Some(32)).map(|bytes| {
                 let bytes: [u8; 32] = bytes.try_into().expect("length checked by decode");
                 Secret::CramMd5(CramContext::from_dovecot(&bytes))
             }),
-            Kind::Digest { algo, salted: false } => decode(body, encoding, guess, Some(algo.output_len()))
+            Kind::Digest {
+                algo,
+                salted: false,
+            } => decode(body, encoding, guess, Some(algo.output_len()))
                 .and_then(|raw| StoredDigest::unsalted(algo, raw))
                 .map(Secret::Digest),
             Kind::Digest { algo, salted: true } => decode(body, encoding, guess, None)
@@ -182,7 +213,10 @@ impl Secret {
                 }
             },
         };
-        Ok(parsed.unwrap_or_else(|reason| Secret::Malformed { scheme: name.to_owned(), reason }))
+        Ok(parsed.unwrap_or_else(|reason| Secret::Malformed {
+            scheme: name.to_owned(),
+            reason,
+        }))
     }
 
     /// Checks a password (USER/PASS, PLAIN, LOGIN). Empty passwords never match.
@@ -212,9 +246,14 @@ impl Secret {
     pub(crate) fn verify_apop(&self, timestamp: &str, digest: &str) -> Verdict {
         match self {
             Secret::Plain(stored) => {
-                let expected = Md5::new().chain_update(timestamp).chain_update(stored).finalize();
+                let expected = Md5::new()
+                    .chain_update(timestamp)
+                    .chain_update(stored)
+                    .finalize();
                 let presented = digest.to_ascii_lowercase();
-                Verdict::from(bool::from(hex_lower(&expected).as_bytes().ct_eq(presented.as_bytes())))
+                Verdict::from(bool::from(
+                    hex_lower(&expected).as_bytes().ct_eq(presented.as_bytes()),
+                ))
             }
             Secret::Malformed { .. } => self.broken(),
             _ => Verdict::Unusable,
@@ -226,9 +265,12 @@ impl Secret {
         let presented = digest.to_ascii_lowercase();
         match self {
             Secret::Plain(stored) => Verdict::from(
-                CramContext::from_secret(stored.as_bytes()).verify_response(challenge.as_bytes(), &presented),
+                CramContext::from_secret(stored.as_bytes())
+                    .verify_response(challenge.as_bytes(), &presented),
             ),
-            Secret::CramMd5(ctx) => Verdict::from(ctx.verify_response(challenge.as_bytes(), &presented)),
+            Secret::CramMd5(ctx) => {
+                Verdict::from(ctx.verify_response(challenge.as_bytes(), &presented))
+            }
             Secret::Malformed { .. } => self.broken(),
             _ => Verdict::Unusable,
         }
@@ -240,6 +282,12 @@ impl Secret {
             Secret::Plain(stored) => Some(stored),
             _ => None,
         }
+    }
+
+    /// True for secrets that refuse every password without computing anything (an empty
+    /// field, a `!`/`*` locked hash).
+    pub(crate) fn never_matches(&self) -> bool {
+        matches!(self, Secret::None | Secret::Crypt(CryptHash::Locked))
     }
 
     pub(crate) fn supports_cram_md5(&self) -> bool {

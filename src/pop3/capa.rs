@@ -5,10 +5,10 @@
 //! here once: a client is never shown a capability that would then be refused, and is never
 //! refused one it was shown.
 
-use super::auth::Mechanism;
 use super::output::OutputQueue;
 use super::response;
 use super::settings::Settings;
+use crate::auth::Mechanism;
 
 /// The login policy applied to one connection in its current TLS state.
 #[derive(Clone, Copy)]
@@ -43,7 +43,8 @@ impl<'a> Offer<'a> {
 
     /// May this SASL mechanism be used? Only mechanisms the account database can serve count.
     pub(super) fn mechanism(self, mechanism: Mechanism) -> bool {
-        self.settings.sasl.contains(&mechanism) && self.refusal(mechanism.sends_cleartext()).is_none()
+        self.settings.sasl.contains(&mechanism)
+            && self.refusal(mechanism.sends_cleartext()).is_none()
     }
 
     /// The SASL mechanisms that may be used, in configuration order.
@@ -174,7 +175,10 @@ mod tests {
             stls_offered: false,
             ..settings(LoginType::Secure)
         };
-        assert_eq!(Offer::new(&no_stls, false).refusal(true), Some(response::TLS_REQUIRED));
+        assert_eq!(
+            Offer::new(&no_stls, false).refusal(true),
+            Some(response::TLS_REQUIRED)
+        );
     }
 
     #[test]

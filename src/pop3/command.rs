@@ -103,7 +103,7 @@ pub(super) fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
         // USER and PASS take the rest of the line: names and passwords may contain spaces.
         "USER" => match rest.trim_matches(' ') {
             "" => return Err(ParseError::Missing("user name")),
-            name => return Ok(Command::User(name)),
+            name => return user_name(name).map(Command::User),
         },
         "PASS" if rest.is_empty() => return Err(ParseError::Missing("password")),
         "PASS" => return Ok(Command::Pass(rest)),
@@ -114,7 +114,10 @@ pub(super) fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
             if digest.len() != 32 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid("APOP digest", digest));
             }
-            Command::Apop { user, digest }
+            Command::Apop {
+                user: user_name(user)?,
+                digest,
+            }
         }
         "AUTH" => Command::Auth {
             mechanism: args.next(),
@@ -154,6 +157,16 @@ fn invalid(what: &'static str, value: &str) -> ParseError {
     ParseError::Invalid {
         what,
         value: sanitize(value.as_bytes()),
+    }
+}
+
+/// No account name contains control characters; refusing them here keeps them out of the
+/// account database and the logs.
+fn user_name(name: &str) -> Result<&str, ParseError> {
+    if name.chars().any(char::is_control) {
+        Err(invalid("user name", name))
+    } else {
+        Ok(name)
     }
 }
 
@@ -215,10 +228,16 @@ mod tests {
     #[test]
     fn user_and_pass_keep_the_rest_of_the_line() {
         assert_eq!(ok("USER  john doe "), Command::User("john doe"));
-        assert_eq!(ok("PASS  secret with spaces "), Command::Pass(" secret with spaces "));
+        assert_eq!(
+            ok("PASS  secret with spaces "),
+            Command::Pass(" secret with spaces ")
+        );
         assert_eq!(err(b"USER"), "Missing user name.");
         assert_eq!(err(b"USER   "), "Missing user name.");
         assert_eq!(err(b"PASS"), "Missing password.");
+        assert_eq!(err(b"USER a\rb"), "Invalid user name: a?b");
+        assert_eq!(err(b"USER a\x1b[2J"), "Invalid user name: a?[2J");
+        assert_eq!(ok("USER j\u{f6}rg"), Command::User("j\u{f6}rg"));
     }
 
     #[test]
@@ -226,10 +245,17 @@ mod tests {
         let digest = "c4c9334bac560ecc979e58001b3e22fb";
         assert_eq!(
             ok(&format!("APOP mrose {digest}")),
-            Command::Apop { user: "mrose", digest }
+            Command::Apop {
+                user: "mrose",
+                digest
+            }
         );
         assert_eq!(err(b"APOP mrose"), "Missing user name or digest.");
         assert_eq!(err(b"APOP mrose xyz"), "Invalid APOP digest: xyz");
+        assert_eq!(
+            err(format!("APOP a\x07 {digest}").as_bytes()),
+            "Invalid user name: a?"
+        );
         assert_eq!(
             err(format!("APOP mrose {digest} extra").as_bytes()),
             "Too many arguments for APOP."
@@ -266,7 +292,10 @@ mod tests {
         assert_eq!(err(b"TOP 1"), "Missing line count.");
         assert_eq!(err(b"TOP 1 -5"), "Invalid line count: -5");
         assert_eq!(err(b"TOP x 5"), "Invalid message number: x");
-        assert_eq!(ok("TOP 1 99999999999999999999"), Command::Top(MessageNumber("1"), u32::MAX));
+        assert_eq!(
+            ok("TOP 1 99999999999999999999"),
+            Command::Top(MessageNumber("1"), u32::MAX)
+        );
         // Overflowing numbers are syntactically fine; the maildrop says there is no such message.
         assert_eq!(
             ok("RETR 99999999999999999999999"),
@@ -277,7 +306,10 @@ mod tests {
     #[test]
     fn no_argument_commands_refuse_arguments() {
         for c in ["STAT", "NOOP", "RSET", "QUIT", "CAPA", "STLS"] {
-            assert_eq!(err(format!("{c} 1").as_bytes()), format!("Too many arguments for {c}."));
+            assert_eq!(
+                err(format!("{c} 1").as_bytes()),
+                format!("Too many arguments for {c}.")
+            );
         }
     }
 
@@ -291,6 +323,9 @@ mod tests {
         assert_eq!(err(b"GET / HTTP/1.1"), "Unknown command: GET");
         assert_eq!(err(b"\x1b[31m"), "Unknown command: ?[31m");
         let long = err(&[b'A'; 500]);
-        assert_eq!(long, format!("Unknown command: {}...", "A".repeat(MAX_ECHOED_KEYWORD)));
+        assert_eq!(
+            long,
+            format!("Unknown command: {}...", "A".repeat(MAX_ECHOED_KEYWORD))
+        );
     }
 }

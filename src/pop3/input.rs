@@ -109,10 +109,7 @@ mod tests {
             lines(100, &[b"STAT\r\nNOOP\nQUIT\r"]),
             vec![complete("STAT"), complete("NOOP")]
         );
-        assert_eq!(
-            lines(100, &[b"ST", b"AT\r", b"\n"]),
-            vec![complete("STAT")]
-        );
+        assert_eq!(lines(100, &[b"ST", b"AT\r", b"\n"]), vec![complete("STAT")]);
         assert_eq!(lines(100, &[b"\r\n\n"]), vec![complete(""), complete("")]);
     }
 

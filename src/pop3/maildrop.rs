@@ -135,8 +135,17 @@ mod tests {
         let m = maildrop();
         assert_eq!(m.lookup(MessageNumber("1")), Ok(0));
         assert_eq!(m.lookup(MessageNumber("003")), Ok(2));
-        for bad in ["0", "4", "18446744073709551617", "99999999999999999999999999"] {
-            assert_eq!(m.lookup(MessageNumber(bad)), Err(LookupError::NoSuchMessage), "{bad}");
+        for bad in [
+            "0",
+            "4",
+            "18446744073709551617",
+            "99999999999999999999999999",
+        ] {
+            assert_eq!(
+                m.lookup(MessageNumber(bad)),
+                Err(LookupError::NoSuchMessage),
+                "{bad}"
+            );
         }
     }
 

@@ -86,7 +86,8 @@ impl OutputQueue {
 
     fn close_tail(&mut self) {
         if !self.tail.is_empty() {
-            self.items.push_back(Output::Text(std::mem::take(&mut self.tail)));
+            self.items
+                .push_back(Output::Text(std::mem::take(&mut self.tail)));
         }
     }
 }
@@ -107,7 +108,13 @@ mod tests {
             Some(Output::Text(t)) => assert_eq!(t, b"+OK\r\n+OK 5 octets\r\n"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(q.pop(), Some(Output::Message { top_lines: None, .. })));
+        assert!(matches!(
+            q.pop(),
+            Some(Output::Message {
+                top_lines: None,
+                ..
+            })
+        ));
         assert!(!q.needs_flush());
         assert!(matches!(q.pop(), Some(Output::Text(t)) if t == b"+OK\r\n"));
         assert!(q.pop().is_none());

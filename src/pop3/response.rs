@@ -84,7 +84,13 @@ pub(super) fn sanitize(text: &[u8]) -> String {
     let mut out: String = text
         .iter()
         .take(MAX_QUOTE)
-        .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '?' })
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect();
     if text.len() > MAX_QUOTE {
         out.push_str("...");
@@ -107,7 +113,10 @@ mod tests {
 
     #[test]
     fn texts_carry_their_response_codes() {
-        assert_eq!(temporary_failure(""), "[SYS/TEMP] Temporary server failure, try again later.");
+        assert_eq!(
+            temporary_failure(""),
+            "[SYS/TEMP] Temporary server failure, try again later."
+        );
         assert_eq!(temporary_failure("db down\r\n"), "[SYS/TEMP] db down??");
         assert!(login_delay(300).starts_with("[LOGIN-DELAY] "));
         assert!(login_delay(300).contains("300"));

@@ -5,7 +5,7 @@
 //! policy, whether STLS exists here, what CAPA advertises and the input limits that keep a hostile
 //! client from growing a session without bound.
 
-use super::auth::Mechanism;
+use crate::auth::Mechanism;
 use crate::policy::LoginType;
 
 /// What a POP3 listener offers and enforces.
@@ -26,6 +26,7 @@ pub struct Settings {
     pub max_line: usize,
     /// After this many failed commands in a row the session is closed (0 = never), as Dovecot
     /// does, so that a client speaking the wrong protocol cannot hold a connection forever.
+    /// Before login only a successful login ends the run, so failed logins count too.
     pub max_bad_commands: u32,
     /// SASL mechanisms the account database can serve.
     pub sasl: Vec<Mechanism>,

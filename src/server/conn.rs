@@ -33,7 +33,10 @@ pub(crate) async fn serve(
         }
     };
     if kind.implicit_tls() {
-        let config = shared.tls.clone().expect("config validation requires [tls]");
+        let config = shared
+            .tls
+            .clone()
+            .expect("config validation requires [tls]");
         let preauth = shared.config.server.preauth_timeout;
         match compio::time::timeout(preauth, transport.start_tls(config)).await {
             Ok(Ok(())) => {}
@@ -47,7 +50,7 @@ pub(crate) async fn serve(
             }
         }
     }
-    tracing::debug!(worker, %peer, kind = kind.name(), "connected");
+    tracing::debug!(worker, %peer, kind = kind.name(), sni = transport.sni(), "connected");
     match kind {
         ListenerKind::Pop3 | ListenerKind::Pop3s => {
             super::pop3::drive(worker, kind, transport, peer, &shared).await

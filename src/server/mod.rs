@@ -33,7 +33,10 @@ pub enum StartError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("{path}: {message}")]
-    Accounts { path: std::path::PathBuf, message: String },
+    Accounts {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -120,6 +123,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         },
     ));
     let workers = config.worker_count();
+    raise_fd_limit(config.server.max_connections);
     let hash_threads = match config.auth.hash_threads {
         0 => workers,
         n => n,
@@ -135,12 +139,11 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         (0..workers).map(|_| Vec::new()).collect();
     let mut addrs = Vec::new();
     for l in &config.listeners {
-        let (sockets, bound) = listener::bind_reuseport(l.address, workers).map_err(|source| {
-            StartError::Bind {
+        let (sockets, bound) =
+            listener::bind_reuseport(l.address, workers).map_err(|source| StartError::Bind {
                 addr: l.address,
                 source,
-            }
-        })?;
+            })?;
         addrs.push((l.kind, bound));
         for (w, s) in sockets.into_iter().enumerate() {
             per_worker[w].push((l.kind, s));
@@ -186,4 +189,18 @@ fn system_hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// Raises the soft open-file limit to the hard limit: each connection is a descriptor, and the
+/// usual soft default (1024) would cap a mail server at a few hundred clients.
+fn raise_fd_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if (limit as usize) < max_connections + 64 => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-file limit is below server.max_connections; raise `nofile` (see tuning/)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
 }

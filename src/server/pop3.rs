@@ -18,7 +18,9 @@ use super::shutdown::Phase;
 use super::transport::{OutBuf, Transport};
 use crate::auth::{AuthResult, Authenticator, Credentials, Mechanism};
 use crate::config::{Config, ListenerKind};
-use crate::pop3::{Chunk, CloseReason, Event, Framer, Listing, LoginReply, Output, Session, Settings};
+use crate::pop3::{
+    Chunk, CloseReason, Event, Framer, Listing, LoginReply, Output, Session, Settings,
+};
 use crate::store::{Inbox, Maildir, SessionLock, StoreError, StoreOptions};
 
 /// Output is written in vectored batches of at most this many bytes...
@@ -118,7 +120,11 @@ pub(crate) async fn drive(
         ListenerKind::Pop3s => service.implicit.clone(),
         ListenerKind::Pop3 => service.plain.clone(),
     };
-    let mut session = Session::new(settings, transport.is_tls(), apop_timestamp(&shared.hostname));
+    let mut session = Session::new(
+        settings,
+        transport.is_tls(),
+        apop_timestamp(&shared.hostname),
+    );
     let mut maildrop: Option<Maildrop> = None;
     let mut batch: Vec<OutBuf> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
@@ -126,7 +132,11 @@ pub(crate) async fn drive(
     let preauth_deadline = Instant::now() + shared.config.server.preauth_timeout;
 
     loop {
+        // Whether this turn did anything: a guard against a state machine that neither
+        // wants input nor produces output, which would otherwise spin.
+        let mut progressed = false;
         while let Some(event) = session.poll() {
+            progressed = true;
             match event {
                 Event::Login(creds) => {
                     let user = creds.user().to_owned();
@@ -178,6 +188,12 @@ pub(crate) async fn drive(
                 }
             }
         }
+        progressed |= session.has_output();
+        if session.is_finished() {
+            // Release the maildrop lock before the client reads the final answer, so that it
+            // can log in again the moment it has it.
+            maildrop.take();
+        }
         if flush(&mut session, &mut transport, &mut batch, &mut scratch, idle)
             .await
             .is_err()
@@ -188,7 +204,10 @@ pub(crate) async fn drive(
             break;
         }
         if !session.wants_input() {
-            // Neither output, events nor input: the state machine broke its contract.
+            // Commands are still buffered: the session paused them to let output drain.
+            if progressed {
+                continue;
+            }
             tracing::error!(%peer, state = session.state_name(), "pop3 session stalled");
             break;
         }
@@ -246,7 +265,8 @@ async fn flush(
                             }
                             Chunk::Scratch => {
                                 bytes += scratch.len();
-                                let piece = std::mem::replace(scratch, Vec::with_capacity(SCRATCH_SIZE));
+                                let piece =
+                                    std::mem::replace(scratch, Vec::with_capacity(SCRATCH_SIZE));
                                 batch.push(OutBuf::Bytes(piece));
                             }
                         }
@@ -326,7 +346,10 @@ async fn login(
         return (LoginReply::LoginDelay(delay), None);
     }
     let Some(path) = account.maildir(&shared.config.mail.location) else {
-        tracing::error!(user = account.user, "no mail location: the template needs a home");
+        tracing::error!(
+            user = account.user,
+            "no mail location: the template needs a home"
+        );
         return (
             LoginReply::TempFail("No mailbox is configured for this account.".into()),
             None,
@@ -390,7 +413,9 @@ impl Maildrop {
         self.maildir.read(meta).map_err(|e| {
             tracing::warn!("cannot read message: {e}");
             match e {
-                StoreError::Gone { .. } => "The message has been deleted by another session.".into(),
+                StoreError::Gone { .. } => {
+                    "The message has been deleted by another session.".into()
+                }
                 _ => "Cannot read the message.".into(),
             }
         })

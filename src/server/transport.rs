@@ -164,10 +164,10 @@ impl Transport {
             match tls.process_new_packets() {
                 Ok(state) => self.peer_closed |= state.peer_has_closed(),
                 Err(e) => {
-                self.rbuf = buf;
-                // Tell the peer why, if we can; the error stands either way.
-                let _ = self.flush_tls().await;
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                    self.rbuf = buf;
+                    // Tell the peer why, if we can; the error stands either way.
+                    let _ = self.flush_tls().await;
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
             }
         }

@@ -22,7 +22,10 @@ mod size;
 mod sync;
 mod uidlist;
 mod uidvalidity;
+mod writer;
 
+#[cfg(test)]
+mod sync_tests;
 #[cfg(test)]
 mod testutil;
 

@@ -30,7 +30,11 @@ impl Default for Options {
             login_type: "plaintext",
             accounts: vec![
                 ("alice".into(), "{PLAIN}secret".into(), String::new()),
-                ("bob@example.org".into(), "{PLAIN}hunter2".into(), String::new()),
+                (
+                    "bob@example.org".into(),
+                    "{PLAIN}hunter2".into(),
+                    String::new(),
+                ),
             ],
             lock_session: true,
             workers: 2,
@@ -72,7 +76,10 @@ impl TestServer {
         for (user, secret, extra) in &opts.accounts {
             let home = dir.join("home").join(user);
             fs::create_dir_all(&home).unwrap();
-            users.push_str(&format!("{user}:{secret}:::{user}:{}::{extra}\n", home.display()));
+            users.push_str(&format!(
+                "{user}:{secret}:::{user}:{}::{extra}\n",
+                home.display()
+            ));
         }
         fs::write(dir.join("users"), users).unwrap();
         let config = format!(
@@ -139,7 +146,9 @@ address = "127.0.0.1:0"
         let mut paths = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let p = md.join("new").join(format!("{}.M{i}P{n}.test", 1_700_000_000 + i));
+            let p = md
+                .join("new")
+                .join(format!("{}.M{i}P{n}.test", 1_700_000_000 + i));
             fs::write(&p, m).unwrap();
             paths.push(p);
         }
@@ -148,7 +157,11 @@ address = "127.0.0.1:0"
 
     pub fn stop(&mut self) {
         if let Some(h) = self.handle.take() {
-            h.shutdown_with_grace(Duration::from_secs(2));
+            // From a fresh thread: compio aborts the process if a cross-thread wake-up is sent
+            // from a thread that is unwinding, which is what a failed assertion's drop is.
+            std::thread::spawn(move || h.shutdown_with_grace(Duration::from_secs(2)))
+                .join()
+                .unwrap();
         }
     }
 }
@@ -257,7 +270,9 @@ impl Raw {
 
 /// Runs a Python client script from tests/clients with arguments; returns stdout.
 pub fn python(script: &str, args: &[&str]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
     let out = std::process::Command::new("python3")
         .arg(&path)
         .args(args)
@@ -270,4 +285,48 @@ pub fn python(script: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// A rustls client configuration that trusts the test server's self-signed certificate.
+pub fn client_tls(cert: &Path) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A blocking TLS client stream.
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Wraps a connected socket in TLS (for STLS after the "+OK", or for POP3S at once).
+pub fn tls_wrap(stream: TcpStream, cert: &Path, sni: &str) -> BufReader<TlsStream> {
+    let name = rustls_pki_types::ServerName::try_from(sni.to_owned()).unwrap();
+    let conn = rustls::ClientConnection::new(client_tls(cert), name).unwrap();
+    BufReader::new(rustls::StreamOwned::new(conn, stream))
+}
+
+/// Reads one line from any buffered reader.
+pub fn read_line<R: BufRead>(r: &mut R) -> String {
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    l
+}
+
+/// Sends a command line on a TLS stream and reads the one-line answer.
+pub fn tls_cmd(r: &mut BufReader<TlsStream>, line: &str) -> String {
+    r.get_mut()
+        .write_all(format!("{line}\r\n").as_bytes())
+        .unwrap();
+    r.get_mut().flush().unwrap();
+    read_line(r)
 }

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Measures what one idle, logged-in POP3 session costs a server, in memory.
+
+Opens N connections to a running server, logs each one in (USER/PASS, plain, STLS or
+implicit TLS) and leaves them idle; samples the server's whole process tree (RSS and PSS
+from /proc/PID/smaps_rollup, summed over the PID and all its descendants, so a
+process-per-connection server like Dovecot is measured fairly) before and after, and prints
+the difference per session. Bounded: at most --sessions connections, held --hold seconds.
+
+  scripts/idle-memory.py --pid $(pidof postern) --port 1110 --user alice --password demo \
+      --sessions 1000 --mode stls
+"""
+import argparse
+import os
+import socket
+import ssl
+import sys
+import time
+
+
+def tree(pid):
+    """The PID and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, task)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def memory(pid):
+    """(rss_kib, pss_kib, processes) of the whole tree."""
+    rss = pss = n = 0
+    for p in tree(pid):
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+            n += 1
+        except OSError:
+            pass
+    return rss, pss, n
+
+
+class Session:
+    def __init__(self, args, ctx, index):
+        src = args.source_prefix + str(1 + index // 20000) if args.source_prefix else None
+        self.sock = socket.create_connection(
+            (args.host, args.port), timeout=30, source_address=(src, 0) if src else None
+        )
+        if args.mode == "ssl":
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=args.sni)
+        self.f = self.sock.makefile("rb")
+        self.expect_ok()
+        if args.mode == "stls":
+            self.cmd(b"STLS")
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=args.sni)
+            self.f = self.sock.makefile("rb")
+        self.cmd(b"USER " + args.user.encode())
+        self.cmd(b"PASS " + args.password.encode())
+        self.cmd(b"STAT")
+
+    def expect_ok(self):
+        line = self.f.readline()
+        if not line.startswith(b"+OK"):
+            raise SystemExit("server said: %r" % line)
+        return line
+
+    def cmd(self, line):
+        self.sock.sendall(line + b"\r\n")
+        return self.expect_ok()
+
+    def close(self):
+        try:
+            self.cmd(b"QUIT")
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+        self.sock.close()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pid", type=int, required=True, help="server (parent) process id")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--mode", choices=["plain", "stls", "ssl"], default="plain")
+    p.add_argument("--sni", default="localhost")
+    p.add_argument("--user", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--sessions", type=int, default=1000)
+    p.add_argument("--hold", type=float, default=3.0, help="seconds to let memory settle")
+    p.add_argument("--source-prefix", default="", help="e.g. 127.0.0. to spread source addresses")
+    args = p.parse_args()
+    args.sessions = min(args.sessions, 50000)
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    # Warm up: the first session pays for lazily created state (thread pools, caches).
+    Session(args, ctx, 0).close()
+    time.sleep(args.hold)
+    before = memory(args.pid)
+    sessions = []
+    start = time.time()
+    for i in range(args.sessions):
+        sessions.append(Session(args, ctx, i))
+    opened = time.time() - start
+    time.sleep(args.hold)
+    during = memory(args.pid)
+    for s in sessions:
+        s.close()
+    n = len(sessions)
+    print("sessions:            %d (%s), opened in %.1fs" % (n, args.mode, opened))
+    print("processes:           %d before, %d with the sessions" % (before[2], during[2]))
+    print("RSS before/during:   %d KiB / %d KiB" % (before[0], during[0]))
+    print("PSS before/during:   %d KiB / %d KiB" % (before[1], during[1]))
+    print("RSS per session:     %.1f KiB" % ((during[0] - before[0]) / n))
+    print("PSS per session:     %.1f KiB" % ((during[1] - before[1]) / n))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
