@@ -35,13 +35,16 @@ impl Demo {
   accounts:  alice and bob, password \"{PASSWORD}\"  ({dir}/users)
   mail:      {dir}/mail/<user>/Maildir
   login:     plaintext-login: passwords only after TLS (STLS or port {POP3S_PORT}); APOP and
-             CRAM-MD5 also work without TLS for bob, whose secret is stored in clear
+             CRAM-MD5 also work without TLS. bob's secret is stored in clear, so every
+             mechanism works for him; alice's is an ARGON2ID hash, so she needs a mechanism
+             that sends the password (USER/PASS, PLAIN, LOGIN) and therefore TLS.
 
 Try:
-  curl -k pop3s://127.0.0.1:{POP3S_PORT}/ -u alice:{PASSWORD}                # list
-  curl -k pop3s://127.0.0.1:{POP3S_PORT}/1 -u alice:{PASSWORD}               # read message 1
-  curl -k --ssl-reqd pop3://127.0.0.1:{POP3_PORT}/ -u alice:{PASSWORD}       # via STLS
-  curl --login-options AUTH=CRAM-MD5 pop3://127.0.0.1:{POP3_PORT}/ -u bob:{PASSWORD}
+  curl -k pop3s://127.0.0.1:{POP3S_PORT}/ -u bob:{PASSWORD}                  # list
+  curl -k pop3s://127.0.0.1:{POP3S_PORT}/1 -u bob:{PASSWORD}                 # read message 1
+  curl -k --ssl-reqd pop3://127.0.0.1:{POP3_PORT}/ -u bob:{PASSWORD}         # via STLS
+  curl pop3://127.0.0.1:{POP3_PORT}/ -u bob:{PASSWORD}                       # CRAM-MD5, no TLS
+  curl -k --login-options AUTH=PLAIN pop3s://127.0.0.1:{POP3S_PORT}/ -u alice:{PASSWORD}
   openssl s_client -quiet -connect 127.0.0.1:{POP3S_PORT}                   # then: USER alice, PASS {PASSWORD}, LIST, QUIT
   openssl s_client -quiet -starttls pop3 -connect 127.0.0.1:{POP3_PORT}
 ",

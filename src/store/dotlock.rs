@@ -1,8 +1,9 @@
 //! Dovecot-compatible dotlocks.
 //!
 //! Dovecot serialises writers of `dovecot-uidlist` (and, with `pop3_lock_session`, whole POP3
-//! sessions) with lock files: whoever creates the file with `O_CREAT|O_EXCL` holds the lock,
-//! writes `<pid>:<hostname>` into it, and unlinks it when done. Holders touch the file to show
+//! sessions) with lock files: whoever creates the file exclusively holds the lock (Dovecot
+//! uses `O_CREAT|O_EXCL` or `link()` of a prepared file; both exclude each other), writes
+//! `<pid>:<hostname>` into it, and unlinks it when done. Holders touch the file to show
 //! they are alive. A waiter overrides a lock whose process on this host is dead, or which
 //! nobody has touched for the lock's stale timeout (the holder crashed elsewhere). Speaking
 //! this exact protocol is what lets Dovecot and Postern share a maildir safely.

@@ -118,22 +118,30 @@ fn claim_after(root: &Path, mut value: u32, log_missing: bool) -> Option<u32> {
     None
 }
 
+/// Writes the counter file: in place when it exists (as Dovecot does), otherwise created
+/// complete under a temporary name and renamed, so that the mailbox owner never sees a
+/// half-made file that still belongs to us.
 fn rewrite_counter(path: &Path, value: u32, mode: CreateMode) {
-    let opened = OpenOptions::new()
-        .read(true)
+    if let Ok(mut file) = OpenOptions::new().write(true).open(path) {
+        write_counter(&mut file, value);
+        return;
+    }
+    let temp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let created = OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(false)
+        .truncate(true)
         .mode(0o600)
-        .open(path);
-    match opened {
-        Ok(mut file) => {
-            if let Err(e) = mode.apply_to_file(&file, path) {
-                tracing::warn!("{e}");
-            }
+        .open(&temp)
+        .map_err(|e| super::fsutil::io_err(&temp, e))
+        .and_then(|mut file| {
+            mode.apply_to_file(&file, &temp)?;
             write_counter(&mut file, value);
-        }
-        Err(e) => tracing::warn!(path = %path.display(), "cannot write uidvalidity counter: {e}"),
+            fs::rename(&temp, path).map_err(|e| super::fsutil::io_err(path, e))
+        });
+    if let Err(e) = created {
+        let _ = fs::remove_file(&temp);
+        tracing::warn!("cannot write uidvalidity counter: {e}");
     }
 }
 
