@@ -4,6 +4,7 @@
 //! nothing is downloaded twice.
 
 mod common;
+mod support;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -429,4 +430,36 @@ fn dovecot_and_postern_syncing_at_the_same_time() {
         assert_eq!(final_sizes.get(&uidl), Some(&size), "{uidl}");
     }
     assert_clean_log(&dovecot);
+}
+
+/// The same check end to end: Postern's POP3 server and Dovecot's, over one Maildir, answer
+/// UIDL and LIST identically — in both orders of first contact.
+#[test]
+fn postern_server_and_dovecot_server_list_the_same() {
+    for dovecot_first in [true, false] {
+        let server = support::TestServer::start(support::Options {
+            accounts: vec![(USER.into(), format!("{{PLAIN}}{PASSWORD}"), String::new())],
+            ..support::Options::default()
+        });
+        let root = server.maildir(USER);
+        let count = build_maildir(&root);
+        let dovecot = DovecotServer::start(&root, USER, PASSWORD, &["pop3"]);
+        let postern_port = server.pop3.port();
+        let postern_listing = || {
+            let mut pop = Pop3::login(postern_port).unwrap_or_else(|e| panic!("postern: {e}"));
+            let listing = pop.listing();
+            pop.quit();
+            listing
+        };
+        let (theirs, ours) = if dovecot_first {
+            let d = dovecot_listing(&dovecot);
+            (d, postern_listing())
+        } else {
+            let p = postern_listing();
+            (dovecot_listing(&dovecot), p)
+        };
+        assert_eq!(ours.len(), count);
+        assert_same(&theirs, &ours, "servers");
+        assert_clean_log(&dovecot);
+    }
 }

@@ -76,11 +76,10 @@ impl Maildrop {
         self.listing.messages[index].1
     }
 
-    /// The UIDL of a message: Dovecot 2.3's default `%08Xu%08Xv`, so that clients moving
-    /// between Dovecot and Postern do not download every message again.
+    /// The UIDL of a message exactly as Dovecot 2.3 gives it by default, so that clients
+    /// moving between Dovecot and Postern do not download every message again.
     pub(super) fn uidl(&self, index: usize) -> String {
-        let uid = self.listing.messages[index].0;
-        format!("{uid:08X}{:08X}", self.listing.uid_validity)
+        crate::store::uidl(self.listing.uid_validity, self.listing.messages[index].0)
     }
 
     /// Indexes of the messages not marked deleted, ascending.
@@ -167,7 +166,7 @@ mod tests {
     #[test]
     fn uidl_is_dovecot_default_format() {
         let m = maildrop();
-        assert_eq!(m.uidl(0), "000000015F000001");
-        assert_eq!(m.uidl(2), "DEADBEEF5F000001");
+        assert_eq!(m.uidl(0), "000000015f000001");
+        assert_eq!(m.uidl(2), "deadbeef5f000001");
     }
 }

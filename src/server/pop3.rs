@@ -211,7 +211,15 @@ pub(crate) async fn drive(
             tracing::error!(%peer, state = session.state_name(), "pop3 session stalled");
             break;
         }
+        // An idle session keeps no output buffers: memory per idle connection is what
+        // limits how many a server can hold.
         transport.release_buffers();
+        if scratch.capacity() > 0 {
+            scratch = Vec::new();
+        }
+        if batch.capacity() > BATCH_PIECES / 4 {
+            batch = Vec::new();
+        }
         let limit = if maildrop.is_some() {
             idle
         } else {

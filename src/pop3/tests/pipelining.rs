@@ -72,7 +72,7 @@ fn large_text_output_pauses_processing() {
         panic!("expected the UIDL listing");
     };
     assert!(listing.len() > 64 * 1024);
-    assert!(listing.ends_with(b"20000 00004E2000000007\r\n.\r\n"));
+    assert!(listing.ends_with(b"20000 00004e2000000007\r\n.\r\n"));
     assert!(s.pop_output().is_none(), "STAT waited for the flush");
     assert!(s.poll().is_none());
     let Some(Output::Text(rest)) = s.pop_output() else {
