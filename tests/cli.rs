@@ -626,15 +626,13 @@ fn demo_creates_a_valid_setup_and_reuses_it() {
 
 // Sessions that are stuck in I/O when the grace period ends must be closed too: the
 // server promises to exit after `shutdown_grace`. The four tests below FAIL against the
-// current src/ (bugs, not test problems; see each test):
+// current src/ (bugs, not test problems; each was checked to pass with the fix applied to a
+// copy of the tree):
 // - src/server/conn.rs `serve`: the implicit-TLS handshake is raced only against the
-//   pre-login timeout, not against `shutdown.reached(Phase::Closing)`;
+//   pre-login timeout, not against `shared.shutdown.reached(Phase::Closing)`;
 // - src/server/pop3.rs `drive`, `Event::StartTls`: the same for the STLS handshake;
 // - src/server/pop3.rs `flush`: a write to a client that stopped reading is bounded only by
-//   `pop3.idle_timeout` (>= 10 min), not raced against `Phase::Closing`;
-// - src/server/transport.rs `Transport::close`: the TLS close_notify flush (`flush_tls`,
-//   `write_all`) has no time limit at all, so a TLS client that stopped reading keeps its
-//   session (and its connection slot) forever, even after the idle timeout.
+//   `pop3.idle_timeout` (at least 10 min), and is not raced against `Phase::Closing`.
 
 /// Starts `postern serve` with a 1 s grace period and the given pre-login timeout.
 fn start_for_stall(name: &str, preauth: &str) -> (Setup, Server) {
@@ -750,7 +748,7 @@ fn sigterm_closes_a_client_that_stopped_reading() {
     );
 }
 
-// FAILS (bugs in src/server/pop3.rs `flush` and src/server/transport.rs `close`, see above).
+// FAILS (bug in src/server/pop3.rs `flush`, see above).
 #[test]
 fn sigterm_closes_a_tls_client_that_stopped_reading() {
     let (setup, mut server) = start_for_stall("cli-stall-tls-read", "30s");

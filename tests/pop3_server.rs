@@ -359,3 +359,72 @@ fn a_thousand_concurrent_sessions() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn login_delay_and_expire_are_advertised_and_enforced() {
+    let server = TestServer::start(Options {
+        extra_pop3: "login_delay = 300\nexpire = \"NEVER\"".into(),
+        ..Options::default()
+    });
+    server.deliver("alice", &[b"Subject: x\n\nbody\n".to_vec()]);
+    let mut raw = Raw::connect(server.pop3);
+    assert!(raw.line().starts_with("+OK"));
+    assert!(raw.cmd("CAPA").starts_with("+OK"));
+    let capa = String::from_utf8(raw.multiline()).unwrap();
+    assert!(capa.contains("LOGIN-DELAY 300\r\n"), "{capa}");
+    assert!(capa.contains("EXPIRE NEVER\r\n"), "{capa}");
+    login_after_greeting(&mut raw);
+    assert!(raw.cmd("QUIT").starts_with("+OK"));
+    // A second login within the delay is refused with the RFC 2449 response code.
+    let mut again = Raw::connect(server.pop3);
+    assert!(again.line().starts_with("+OK"));
+    again.cmd("USER alice");
+    let r = again.cmd("PASS secret");
+    assert!(r.starts_with("-ERR [LOGIN-DELAY]"), "{r}");
+}
+
+#[test]
+fn corpus_is_retrieved_byte_exact_over_tls() {
+    use std::io::BufRead;
+    let server = TestServer::start(Options::default());
+    let messages: Vec<Vec<u8>> = corpus().into_iter().map(|(_, b)| b).collect();
+    server.deliver("alice", &messages);
+    let stream = TcpStream::connect(server.pop3s).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut tls = support::tls_wrap(stream, &server.cert, "localhost");
+    assert!(support::read_line(&mut tls).starts_with("+OK"));
+    assert!(support::tls_cmd(&mut tls, "USER alice").starts_with("+OK"));
+    assert!(support::tls_cmd(&mut tls, "PASS secret").starts_with("+OK"));
+    // All RETRs pipelined in one write: the server streams a few megabytes through TLS.
+    let mut batch = String::new();
+    for i in 1..=messages.len() {
+        batch.push_str(&format!("RETR {i}\r\n"));
+    }
+    tls.get_mut().write_all(batch.as_bytes()).unwrap();
+    tls.get_mut().flush().unwrap();
+    for (i, m) in messages.iter().enumerate() {
+        assert!(
+            support::read_line(&mut tls).starts_with("+OK"),
+            "RETR {}",
+            i + 1
+        );
+        let mut got = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            tls.read_until(b'\n', &mut l).unwrap();
+            assert!(!l.is_empty(), "closed inside message {}", i + 1);
+            if l == b".\r\n" {
+                break;
+            }
+            got.extend_from_slice(if l.starts_with(b"..") { &l[1..] } else { &l });
+        }
+        let mut want = crlf(m);
+        if !want.ends_with(b"\r\n") {
+            want.extend_from_slice(b"\r\n");
+        }
+        assert!(got == want, "message {} differs over TLS", i + 1);
+    }
+    assert!(support::tls_cmd(&mut tls, "QUIT").starts_with("+OK"));
+}
