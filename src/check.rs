@@ -1,29 +1,34 @@
-//! `postern check-config`: everything start-up would load, loaded and checked without
-//! binding a socket, so an operator can validate a change before reloading or restarting.
+//! Loading everything a configuration names — certificates and the account database — in
+//! one place, so that `postern check-config` checks exactly what start-up (and, later,
+//! reload) would load, without binding a socket.
 
-use crate::auth::PasswdDb;
+use std::sync::Arc;
+
+use crate::auth::{PasswdDb, PasswdError};
 use crate::config::Config;
 
-/// A file named by a valid configuration that cannot be used.
+/// A file named by a valid configuration that cannot be used. The message names the file.
 #[derive(Debug, thiserror::Error)]
-pub enum CheckError {
+pub enum LoadError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
-    #[error("{path}: {message}")]
-    Accounts {
-        path: std::path::PathBuf,
-        message: String,
-    },
+    #[error(transparent)]
+    Accounts(#[from] PasswdError),
+}
+
+/// What a configuration's files contain, loaded and checked.
+pub struct Loaded {
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub accounts: PasswdDb,
 }
 
 /// Loads the certificates and the account database the configuration names.
-pub fn check_files(config: &Config) -> Result<(), CheckError> {
-    if let Some(tls) = &config.tls {
-        crate::tls::server_config(tls)?;
-    }
-    PasswdDb::load(&config.auth.passwd_file).map_err(|e| CheckError::Accounts {
-        path: config.auth.passwd_file.clone(),
-        message: e.to_string(),
-    })?;
-    Ok(())
+pub fn load_files(config: &Config) -> Result<Loaded, LoadError> {
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
+    let accounts = PasswdDb::load(&config.auth.passwd_file)?;
+    Ok(Loaded { tls, accounts })
 }

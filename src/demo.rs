@@ -283,7 +283,7 @@ mod tests {
         let demo = create(&tmp).unwrap();
         assert!(!demo.reused);
         let config = crate::config::Config::load(&demo.config_path).unwrap();
-        crate::check::check_files(&config).unwrap();
+        crate::check::load_files(&config).unwrap();
         let cur = fs::read_dir(tmp.join("mail/alice/Maildir/cur"))
             .unwrap()
             .count();

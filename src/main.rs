@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::CheckConfig { file } => {
             let config = Config::load(&file)?;
-            postern::check::check_files(&config)?;
+            postern::check::load_files(&config)?;
             println!("{}: OK", file.display());
             Ok(())
         }

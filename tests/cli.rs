@@ -625,14 +625,8 @@ fn demo_creates_a_valid_setup_and_reuses_it() {
 }
 
 // Sessions that are stuck in I/O when the grace period ends must be closed too: the
-// server promises to exit after `shutdown_grace`. The four tests below FAIL against the
-// current src/ (bugs, not test problems; each was checked to pass with the fix applied to a
-// copy of the tree):
-// - src/server/conn.rs `serve`: the implicit-TLS handshake is raced only against the
-//   pre-login timeout, not against `shared.shutdown.reached(Phase::Closing)`;
-// - src/server/pop3.rs `drive`, `Event::StartTls`: the same for the STLS handshake;
-// - src/server/pop3.rs `flush`: a write to a client that stopped reading is bounded only by
-//   `pop3.idle_timeout` (at least 10 min), and is not raced against `Phase::Closing`.
+// server promises to exit after `shutdown_grace`, whatever a client is doing — stalling a
+// TLS handshake (implicit or after STLS) or no longer reading a large RETR.
 
 /// Starts `postern serve` with a 1 s grace period and the given pre-login timeout.
 fn start_for_stall(name: &str, preauth: &str) -> (Setup, Server) {
@@ -692,8 +686,6 @@ fn deliver_big(setup: &Setup) {
     setup.deliver("alice", &big);
 }
 
-// FAILS (bug in src/server/conn.rs, see above): the process only exits when the 60 s
-// pre-login timeout ends the handshake.
 #[test]
 fn sigterm_closes_a_client_stuck_before_its_tls_handshake() {
     let (_setup, mut server) = start_for_stall("cli-stall-tls", "60s");
@@ -709,7 +701,6 @@ fn sigterm_closes_a_client_stuck_before_its_tls_handshake() {
     );
 }
 
-// FAILS (bug in src/server/pop3.rs `Event::StartTls`, see above).
 #[test]
 fn sigterm_closes_a_client_stuck_in_its_stls_handshake() {
     let (_setup, mut server) = start_for_stall("cli-stall-stls", "60s");
@@ -727,8 +718,6 @@ fn sigterm_closes_a_client_stuck_in_its_stls_handshake() {
     );
 }
 
-// FAILS (bug in src/server/pop3.rs `flush`, see above): the write waits for the 10 min
-// idle timeout.
 #[test]
 fn sigterm_closes_a_client_that_stopped_reading() {
     let (setup, mut server) = start_for_stall("cli-stall-read", "30s");
@@ -748,7 +737,6 @@ fn sigterm_closes_a_client_that_stopped_reading() {
     );
 }
 
-// FAILS (bug in src/server/pop3.rs `flush`, see above).
 #[test]
 fn sigterm_closes_a_tls_client_that_stopped_reading() {
     let (setup, mut server) = start_for_stall("cli-stall-tls-read", "30s");

@@ -38,16 +38,18 @@ pub(crate) async fn serve(
             .clone()
             .expect("config validation requires [tls]");
         let preauth = shared.config.server.preauth_timeout;
-        match compio::time::timeout(preauth, transport.start_tls(config)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
+        let handshake = compio::time::timeout(preauth, transport.start_tls(config));
+        match shared.shutdown.unless_closing(handshake).await {
+            Some(Ok(Ok(()))) => {}
+            Some(Ok(Err(e))) => {
                 tracing::debug!(%peer, "TLS handshake failed: {e}");
                 return;
             }
-            Err(_) => {
+            Some(Err(_)) => {
                 tracing::debug!(%peer, "TLS handshake timed out");
                 return;
             }
+            None => return,
         }
     }
     tracing::debug!(worker, %peer, kind = kind.name(), sni = transport.sni(), "connected");

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::auth::{AuthSettings, Authenticator, PasswdDb};
+use crate::auth::{AuthSettings, Authenticator};
 use crate::config::{Config, ListenerKind};
 
 pub use blocking::BlockingPool;
@@ -31,12 +31,7 @@ pub use shutdown::{Phase, Shutdown};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
-    #[error("{path}: {message}")]
-    Accounts {
-        path: std::path::PathBuf,
-        message: String,
-    },
+    Load(#[from] crate::check::LoadError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -104,15 +99,7 @@ impl ServerHandle {
 
 /// Loads accounts and certificates, binds every listener on every worker and starts serving.
 pub fn start(config: Config) -> Result<ServerHandle, StartError> {
-    let tls = config
-        .tls
-        .as_ref()
-        .map(crate::tls::server_config)
-        .transpose()?;
-    let db = PasswdDb::load(&config.auth.passwd_file).map_err(|e| StartError::Accounts {
-        path: config.auth.passwd_file.clone(),
-        message: e.to_string(),
-    })?;
+    let crate::check::Loaded { tls, accounts: db } = crate::check::load_files(&config)?;
     let auth = Arc::new(Authenticator::new(
         db,
         AuthSettings {

@@ -29,6 +29,8 @@ const BATCH_BYTES: usize = 256 * 1024;
 const BATCH_PIECES: usize = 64;
 /// Transformed (dot-stuffed, CRLF) body bytes are produced in pieces of this size.
 const SCRATCH_SIZE: usize = 16 * 1024;
+/// How long the final answer of a session that the server is closing may take to send.
+const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The maildrop lock is re-touched this often so it never looks stale to Dovecot.
 const LOCK_REFRESH: Duration = Duration::from_secs(60);
 
@@ -170,16 +172,24 @@ pub(crate) async fn drive(
                     session.on_commit(result);
                 }
                 Event::StartTls => {
-                    if flush(&mut session, &mut transport, &mut batch, &mut scratch, idle)
-                        .await
-                        .is_err()
+                    if flush(
+                        &mut session,
+                        &mut transport,
+                        &mut batch,
+                        &mut scratch,
+                        idle,
+                        shared,
+                    )
+                    .await
+                    .is_err()
                     {
                         return;
                     }
                     let config = shared.tls.clone().expect("STLS is only offered with TLS");
                     let timeout = preauth_deadline.saturating_duration_since(Instant::now());
-                    match compio::time::timeout(timeout, transport.start_tls(config)).await {
-                        Ok(Ok(())) => session.on_tls_established(),
+                    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
+                    match shared.shutdown.unless_closing(handshake).await {
+                        Some(Ok(Ok(()))) => session.on_tls_established(),
                         _ => {
                             tracing::debug!(%peer, "STLS handshake failed");
                             return;
@@ -194,9 +204,16 @@ pub(crate) async fn drive(
             // can log in again the moment it has it.
             maildrop.take();
         }
-        if flush(&mut session, &mut transport, &mut batch, &mut scratch, idle)
-            .await
-            .is_err()
+        if flush(
+            &mut session,
+            &mut transport,
+            &mut batch,
+            &mut scratch,
+            idle,
+            shared,
+        )
+        .await
+        .is_err()
         {
             break;
         }
@@ -254,6 +271,7 @@ async fn flush(
     batch: &mut Vec<OutBuf>,
     scratch: &mut Vec<u8>,
     timeout: Duration,
+    shared: &Shared,
 ) -> Result<(), ()> {
     let write = async {
         let mut bytes = 0usize;
@@ -293,16 +311,28 @@ async fn flush(
         *batch = transport.write_batch(std::mem::take(batch)).await?;
         Ok::<(), std::io::Error>(())
     };
-    match compio::time::timeout(timeout, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => {
+    // Once the server is closing, the last words ("shutting down") get a short deadline of
+    // their own; before that, a write stuck on a client that stopped reading is cut off by
+    // shutdown as well as by the idle timer.
+    let written = if shared.shutdown.phase() >= Phase::Closing {
+        Some(compio::time::timeout(FINAL_WRITE_TIMEOUT, write).await)
+    } else {
+        shared
+            .shutdown
+            .unless_closing(compio::time::timeout(timeout, write))
+            .await
+    };
+    match written {
+        Some(Ok(Ok(()))) => Ok(()),
+        Some(Ok(Err(e))) => {
             tracing::debug!("write failed: {e}");
             Err(())
         }
-        Err(_) => {
+        Some(Err(_)) => {
             tracing::debug!("client stopped reading; closing");
             Err(())
         }
+        None => Err(()),
     }
 }
 

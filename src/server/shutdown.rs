@@ -8,7 +8,11 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use std::future::Future;
+use std::pin::pin;
+
 use event_listener::{Event, Listener};
+use futures_util::future::{Either, select};
 
 /// Where the server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,6 +57,16 @@ impl Shutdown {
                 return;
             }
             listener.await;
+        }
+    }
+
+    /// Runs `work` unless the server starts closing first, in which case `work` is dropped
+    /// (cancelling its pending I/O) and `None` is returned. This is what keeps a client that
+    /// stalls a handshake or stops reading from holding the process past the grace period.
+    pub async fn unless_closing<F: Future>(&self, work: F) -> Option<F::Output> {
+        match select(pin!(work), pin!(self.reached(Phase::Closing))).await {
+            Either::Left((out, _)) => Some(out),
+            Either::Right(_) => None,
         }
     }
 

@@ -24,6 +24,9 @@ use crate::body::MessageBody;
 /// fragment, small enough that an idle connection's pending read stays cheap.
 const READ_SIZE: usize = 4096;
 
+/// How long a closing connection may take to deliver its TLS close_notify.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A piece of output: protocol text or a range of a message body.
 pub enum OutBuf {
     Bytes(Vec<u8>),
@@ -240,10 +243,11 @@ impl Transport {
     }
 
     /// Sends TLS close_notify (if TLS) and shuts the socket down.
+    /// A peer that does not read gets a few seconds for the close_notify, not forever.
     pub async fn close(mut self) {
         if let Some(tls) = self.tls.as_mut() {
             tls.send_close_notify();
-            let _ = self.flush_tls().await;
+            let _ = compio::time::timeout(CLOSE_TIMEOUT, self.flush_tls()).await;
         }
         let _ = self.tcp.shutdown().await;
         let _ = self.tcp.close().await;
