@@ -15,17 +15,34 @@ use std::sync::Arc;
 
 use compio::BufResult;
 use compio::buf::IoBuf;
-use compio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 
 use crate::body::MessageBody;
 
-/// Socket reads are this big: enough for a burst of pipelined commands or a TLS record
-/// fragment, small enough that an idle connection's pending read stays cheap.
-const READ_SIZE: usize = 4096;
+/// Size of a connection's fallback read buffer, used only when the worker's buffer ring is
+/// exhausted; also the size of the ring's buffers (see the worker).
+pub(crate) const READ_SIZE: usize = 4096;
 
 /// How long a closing connection may take to deliver its TLS close_notify.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Bytes received from the socket.
+enum Received {
+    /// A buffer from the worker's io_uring buffer ring; it goes back when dropped.
+    Pooled(<TcpStream as AsyncReadManaged>::Buffer),
+    /// The connection's own fallback buffer and the number of bytes in it.
+    Owned(Vec<u8>, usize),
+}
+
+impl Received {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Received::Pooled(b) => b.as_init(),
+            Received::Owned(b, n) => &b[..*n],
+        }
+    }
+}
 
 /// A piece of output: protocol text or a range of a message body.
 pub enum OutBuf {
@@ -102,34 +119,67 @@ impl Transport {
     /// Reads the next plaintext bytes from the client. An empty slice means the client closed
     /// the connection.
     pub async fn read(&mut self) -> io::Result<&[u8]> {
-        if self.tls.is_none() {
-            let buf = self.take_rbuf();
-            let BufResult(res, buf) = self.tcp.read(buf).await;
-            self.rbuf = buf;
-            let n = res?;
-            return Ok(&self.rbuf[..n]);
-        }
         let mut plain = std::mem::take(&mut self.pbuf);
         plain.clear();
-        let result = loop {
-            // Plaintext may already be buffered: it can arrive with the last handshake flight.
-            match self.drain_plaintext(&mut plain) {
-                Ok(0) => {}
-                Ok(_) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-            // A peer's close_notify reads as a clean end of stream.
-            if self.peer_closed {
-                break Ok(());
-            }
-            match self.read_tls_records().await {
-                Ok(0) => break Ok(()),
-                Ok(_) => {}
-                Err(e) => break Err(e),
+        let result = if self.tls.is_none() {
+            self.recv().await.map(|received| {
+                plain.extend_from_slice(received.bytes());
+                self.recycle(received);
+            })
+        } else {
+            loop {
+                // Plaintext may already be buffered: it can arrive with the last handshake flight.
+                match self.drain_plaintext(&mut plain) {
+                    Ok(0) => {}
+                    Ok(_) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+                // A peer's close_notify reads as a clean end of stream.
+                if self.peer_closed {
+                    break Ok(());
+                }
+                match self.read_tls_records().await {
+                    Ok(0) => break Ok(()),
+                    Ok(_) => {}
+                    Err(e) => break Err(e),
+                }
             }
         };
         self.pbuf = plain;
         result.map(|()| &self.pbuf[..])
+    }
+
+    /// Receives bytes from the socket into a buffer lent by the worker's io_uring buffer ring,
+    /// so a connection waiting for its client holds no read buffer of its own. If the ring is
+    /// empty (a burst on many connections at once), it falls back to a buffer of its own.
+    async fn recv(&mut self) -> io::Result<Received> {
+        match self.tcp.read_managed(0).await {
+            Ok(Some(buf)) => return Ok(Received::Pooled(buf)),
+            Ok(None) => return Ok(Received::Owned(Vec::new(), 0)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+            Err(e) => return Err(e),
+        }
+        let mut buf = std::mem::take(&mut self.rbuf);
+        if buf.capacity() < READ_SIZE {
+            buf = Vec::with_capacity(READ_SIZE);
+        }
+        buf.clear();
+        let BufResult(res, buf) = self.tcp.read(buf).await;
+        match res {
+            Ok(n) => Ok(Received::Owned(buf, n)),
+            Err(e) => {
+                self.rbuf = buf;
+                Err(e)
+            }
+        }
+    }
+
+    /// Returns a fallback read buffer for the next fallback read (pooled ones go back to the
+    /// ring when dropped).
+    fn recycle(&mut self, received: Received) {
+        if let Received::Owned(buf, _) = received {
+            self.rbuf = buf;
+        }
     }
 
     fn drain_plaintext(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
@@ -151,41 +201,32 @@ impl Transport {
     /// from the socket (0 at end of stream). Any records rustls wants to send in answer
     /// (handshake messages, alerts) are written before returning.
     async fn read_tls_records(&mut self) -> io::Result<usize> {
-        let buf = self.take_rbuf();
-        let BufResult(res, buf) = self.tcp.read(buf).await;
-        let n = match res {
-            Ok(n) => n,
-            Err(e) => {
-                self.rbuf = buf;
-                return Err(e);
-            }
-        };
+        let received = self.recv().await?;
         let tls = self.tls.as_mut().expect("tls");
-        let mut offered = &buf[..n];
+        let mut offered = received.bytes();
+        let n = offered.len();
+        let mut failure = None;
         while !offered.is_empty() {
-            tls.read_tls(&mut offered)?;
+            if let Err(e) = tls.read_tls(&mut offered) {
+                failure = Some(e);
+                break;
+            }
             match tls.process_new_packets() {
                 Ok(state) => self.peer_closed |= state.peer_has_closed(),
                 Err(e) => {
-                    self.rbuf = buf;
-                    // Tell the peer why, if we can; the error stands either way.
-                    let _ = self.flush_tls().await;
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                    failure = Some(io::Error::new(io::ErrorKind::InvalidData, e));
+                    break;
                 }
             }
         }
-        self.rbuf = buf;
+        self.recycle(received);
+        if let Some(e) = failure {
+            // Tell the peer why, if we can; the error stands either way.
+            let _ = self.flush_tls().await;
+            return Err(e);
+        }
         self.flush_tls().await?;
         Ok(n)
-    }
-
-    fn take_rbuf(&mut self) -> Vec<u8> {
-        let mut buf = std::mem::take(&mut self.rbuf);
-        if buf.capacity() < READ_SIZE {
-            buf = Vec::with_capacity(READ_SIZE);
-        }
-        buf.clear();
-        buf
     }
 
     /// Writes everything rustls has queued for the socket.
@@ -239,6 +280,9 @@ impl Transport {
         }
         if self.pbuf.capacity() > 0 {
             self.pbuf = Vec::new();
+        }
+        if self.rbuf.capacity() > 0 {
+            self.rbuf = Vec::new();
         }
     }
 
