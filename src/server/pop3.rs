@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::future::{Either, select};
-
 use super::Shared;
 use super::shutdown::Phase;
 use super::transport::{OutBuf, Transport};
@@ -98,15 +96,9 @@ impl Pop3Service {
 struct Maildrop {
     maildir: Arc<Maildir>,
     inbox: Inbox,
+    /// Declared after the maildrop it guards, so it is released last.
     lock: Option<SessionLock>,
     lock_touched: Instant,
-}
-
-impl Drop for Maildrop {
-    fn drop(&mut self) {
-        // Explicit so the order is clear: the lock goes last, after every use of the maildrop.
-        self.lock.take();
-    }
 }
 
 /// Runs one POP3 session to its end.
@@ -242,22 +234,21 @@ pub(crate) async fn drive(
         } else {
             preauth_deadline.saturating_duration_since(Instant::now())
         };
-        let read = std::pin::pin!(compio::time::timeout(limit, transport.read()));
-        let stop = std::pin::pin!(shared.shutdown.reached(Phase::Closing));
-        match select(read, stop).await {
-            Either::Left((Ok(Ok(data)), _)) => {
+        let read = compio::time::timeout(limit, transport.read());
+        match shared.shutdown.unless_closing(read).await {
+            Some(Ok(Ok(data))) => {
                 if data.is_empty() {
                     tracing::debug!(%peer, "client closed the connection");
                     break;
                 }
                 session.receive(data);
             }
-            Either::Left((Ok(Err(e)), _)) => {
+            Some(Ok(Err(e))) => {
                 tracing::debug!(%peer, "read failed: {e}");
                 break;
             }
-            Either::Left((Err(_elapsed), _)) => session.close(CloseReason::IdleTimeout),
-            Either::Right(_) => session.close(CloseReason::Shutdown),
+            Some(Err(_elapsed)) => session.close(CloseReason::IdleTimeout),
+            None => session.close(CloseReason::Shutdown),
         }
     }
     transport.close().await;

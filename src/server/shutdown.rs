@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::future::Future;
 use std::pin::pin;
 
-use event_listener::{Event, Listener};
+use event_listener::Event;
 use futures_util::future::{Either, select};
 
 /// Where the server is in its life.
@@ -67,22 +67,6 @@ impl Shutdown {
         match select(pin!(work), pin!(self.reached(Phase::Closing))).await {
             Either::Left((out, _)) => Some(out),
             Either::Right(_) => None,
-        }
-    }
-
-    /// Blocks the calling (non-runtime) thread until `phase` or the deadline.
-    pub fn wait_blocking(&self, phase: Phase, deadline: std::time::Instant) -> bool {
-        loop {
-            if self.phase() >= phase {
-                return true;
-            }
-            let listener = self.changed.listen();
-            if self.phase() >= phase {
-                return true;
-            }
-            if listener.wait_deadline(deadline).is_none() {
-                return self.phase() >= phase;
-            }
         }
     }
 }
