@@ -120,8 +120,7 @@ pub(crate) async fn drive(
         apop_timestamp(&shared.hostname),
     );
     let mut maildrop: Option<Maildrop> = None;
-    let mut batch: Vec<OutBuf> = Vec::new();
-    let mut scratch: Vec<u8> = Vec::new();
+    let mut out = Writer::default();
     let idle = shared.config.pop3.idle_timeout;
     let preauth_deadline = Instant::now() + shared.config.server.preauth_timeout;
 
@@ -164,16 +163,10 @@ pub(crate) async fn drive(
                     session.on_commit(result);
                 }
                 Event::StartTls => {
-                    if flush(
-                        &mut session,
-                        &mut transport,
-                        &mut batch,
-                        &mut scratch,
-                        idle,
-                        shared,
-                    )
-                    .await
-                    .is_err()
+                    if out
+                        .flush(&mut session, &mut transport, idle, shared)
+                        .await
+                        .is_err()
                     {
                         return;
                     }
@@ -196,16 +189,10 @@ pub(crate) async fn drive(
             // can log in again the moment it has it.
             maildrop.take();
         }
-        if flush(
-            &mut session,
-            &mut transport,
-            &mut batch,
-            &mut scratch,
-            idle,
-            shared,
-        )
-        .await
-        .is_err()
+        if out
+            .flush(&mut session, &mut transport, idle, shared)
+            .await
+            .is_err()
         {
             break;
         }
@@ -220,15 +207,9 @@ pub(crate) async fn drive(
             tracing::error!(%peer, state = session.state_name(), "pop3 session stalled");
             break;
         }
-        // An idle session keeps no output buffers: memory per idle connection is what
-        // limits how many a server can hold.
+        // About to wait for the client, possibly for minutes.
         transport.release_buffers();
-        if scratch.capacity() > 0 {
-            scratch = Vec::new();
-        }
-        if batch.capacity() > BATCH_PIECES / 4 {
-            batch = Vec::new();
-        }
+        out.release_buffers();
         let limit = if maildrop.is_some() {
             idle
         } else {
@@ -255,75 +236,99 @@ pub(crate) async fn drive(
     drop(maildrop);
 }
 
-/// Writes all queued session output.
-async fn flush(
-    session: &mut Session,
-    transport: &mut Transport,
-    batch: &mut Vec<OutBuf>,
-    scratch: &mut Vec<u8>,
-    timeout: Duration,
-    shared: &Shared,
-) -> Result<(), ()> {
-    let write = async {
-        let mut bytes = 0usize;
-        while let Some(out) = session.pop_output() {
-            match out {
-                Output::Text(text) => {
-                    bytes += text.len();
-                    batch.push(OutBuf::Bytes(text));
-                }
-                Output::Message { body, top_lines } => {
-                    let mut framer = Framer::new(top_lines);
-                    while let Some(chunk) = framer.next(body.as_bytes(), scratch, SCRATCH_SIZE) {
-                        match chunk {
-                            Chunk::Body(range) => {
-                                bytes += range.len();
-                                batch.push(OutBuf::Body(body.clone(), range));
+/// Turns session output into vectored writes: protocol text, message bodies straight from
+/// their maps, and framed (converted) pieces of bodies.
+#[derive(Default)]
+struct Writer {
+    batch: Vec<OutBuf>,
+    scratch: Vec<u8>,
+}
+
+impl Writer {
+    /// An idle session keeps no output buffers: memory per idle connection is what limits
+    /// how many connections a server can hold.
+    fn release_buffers(&mut self) {
+        if self.scratch.capacity() > 0 {
+            self.scratch = Vec::new();
+        }
+        if self.batch.capacity() > BATCH_PIECES / 4 {
+            self.batch = Vec::new();
+        }
+    }
+
+    /// Writes all queued session output.
+    async fn flush(
+        &mut self,
+        session: &mut Session,
+        transport: &mut Transport,
+        timeout: Duration,
+        shared: &Shared,
+    ) -> Result<(), ()> {
+        let Writer { batch, scratch } = self;
+        let write = async {
+            let mut bytes = 0usize;
+            while let Some(out) = session.pop_output() {
+                match out {
+                    Output::Text(text) => {
+                        bytes += text.len();
+                        batch.push(OutBuf::Bytes(text));
+                    }
+                    Output::Message { body, top_lines } => {
+                        let mut framer = Framer::new(top_lines);
+                        while let Some(chunk) = framer.next(body.as_bytes(), scratch, SCRATCH_SIZE)
+                        {
+                            match chunk {
+                                Chunk::Body(range) => {
+                                    bytes += range.len();
+                                    batch.push(OutBuf::Body(body.clone(), range));
+                                }
+                                Chunk::Scratch => {
+                                    bytes += scratch.len();
+                                    let piece = std::mem::replace(
+                                        scratch,
+                                        Vec::with_capacity(SCRATCH_SIZE),
+                                    );
+                                    batch.push(OutBuf::Bytes(piece));
+                                }
                             }
-                            Chunk::Scratch => {
-                                bytes += scratch.len();
-                                let piece =
-                                    std::mem::replace(scratch, Vec::with_capacity(SCRATCH_SIZE));
-                                batch.push(OutBuf::Bytes(piece));
+                            if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
+                                *batch = transport.write_batch(std::mem::take(batch)).await?;
+                                bytes = 0;
                             }
-                        }
-                        if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
-                            *batch = transport.write_batch(std::mem::take(batch)).await?;
-                            bytes = 0;
                         }
                     }
                 }
+                if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
+                    *batch = transport.write_batch(std::mem::take(batch)).await?;
+                    bytes = 0;
+                }
             }
-            if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
-                *batch = transport.write_batch(std::mem::take(batch)).await?;
-                bytes = 0;
+            *batch = transport.write_batch(std::mem::take(batch)).await?;
+            Ok::<(), std::io::Error>(())
+        };
+        // Once the server is closing, the last words ("shutting down") get a short deadline of
+        // their own; before that, a write stuck on a client that stopped reading is cut off by
+        // shutdown as well as by the idle timer.
+        let written = if shared.shutdown.phase() >= Phase::Closing {
+            Some(compio::time::timeout(FINAL_WRITE_TIMEOUT, write).await)
+        } else {
+            shared
+                .shutdown
+                .unless_closing(compio::time::timeout(timeout, write))
+                .await
+        };
+        match written {
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => {
+                tracing::debug!("write failed: {e}");
+                Err(())
             }
+            Some(Err(_)) => {
+                tracing::debug!("client stopped reading; closing");
+                Err(())
+            }
+            None => Err(()),
         }
-        *batch = transport.write_batch(std::mem::take(batch)).await?;
-        Ok::<(), std::io::Error>(())
-    };
-    // Once the server is closing, the last words ("shutting down") get a short deadline of
-    // their own; before that, a write stuck on a client that stopped reading is cut off by
-    // shutdown as well as by the idle timer.
-    let written = if shared.shutdown.phase() >= Phase::Closing {
-        Some(compio::time::timeout(FINAL_WRITE_TIMEOUT, write).await)
-    } else {
-        shared
-            .shutdown
-            .unless_closing(compio::time::timeout(timeout, write))
-            .await
-    };
-    match written {
-        Some(Ok(Ok(()))) => Ok(()),
-        Some(Ok(Err(e))) => {
-            tracing::debug!("write failed: {e}");
-            Err(())
-        }
-        Some(Err(_)) => {
-            tracing::debug!("client stopped reading; closing");
-            Err(())
-        }
-        None => Err(()),
     }
 }
 
