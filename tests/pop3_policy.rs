@@ -7,11 +7,10 @@ mod support;
 use std::fs;
 use std::io::{BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use postern::config::{Config, ListenerKind};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -20,59 +19,11 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use support::{Options, Raw, TestServer, temp_dir};
 
-/// A server like the harness's, but with the whole `[server]` table given (the harness
-/// already sets `preauth_timeout`, so `extra_server` cannot change it) and extra lines for
-/// `[tls]` (e.g. `[[tls.sni]]` entries for files the caller put in `dir`). Account: alice /
-/// secret.
-fn start_custom(dir: PathBuf, server: &str, tls_extra: &str) -> TestServer {
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap();
-    fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
-    fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
-    let home = dir.join("home").join("alice");
-    fs::create_dir_all(&home).unwrap();
-    fs::write(
-        dir.join("users"),
-        format!("alice:{{PLAIN}}secret:::alice:{}::\n", home.display()),
-    )
-    .unwrap();
-    let config = format!(
-        r#"
-[server]
-workers = 2
-{server}
-[tls]
-cert = "cert.pem"
-key = "key.pem"
-{tls_extra}
-[auth]
-passwd_file = "users"
-failure_delay = "100ms"
-max_failure_delay = "1s"
-[mail]
-location = "~/Maildir"
-fsync = false
-[pop3]
-login_type = "plaintext"
-[[listener]]
-kind = "pop3"
-address = "127.0.0.1:0"
-[[listener]]
-kind = "pop3s"
-address = "127.0.0.1:0"
-"#
-    );
-    let path = dir.join("postern.toml");
-    fs::write(&path, config).unwrap();
-    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let handle = postern::server::start(config).unwrap_or_else(|e| panic!("{e}"));
-    TestServer {
-        pop3: handle.addr(ListenerKind::Pop3).unwrap(),
-        pop3s: handle.addr(ListenerKind::Pop3s).unwrap(),
-        handle: Some(handle),
-        cert: dir.join("cert.pem"),
-        dir,
+/// The harness's server with only alice / secret.
+fn alice_only() -> Options {
+    Options {
+        accounts: vec![("alice".into(), "{PLAIN}secret".into(), String::new())],
+        ..Options::default()
     }
 }
 
@@ -176,11 +127,10 @@ fn write_cert(dir: &Path, stem: &str, names: &[&str]) -> CertificateDer<'static>
 
 #[test]
 fn preauth_timeout_closes_idle_unauthenticated_sessions() {
-    let server = start_custom(
-        temp_dir("policy-preauth"),
-        "preauth_timeout = \"1s\"\nshutdown_grace = \"1s\"",
-        "",
-    );
+    let server = TestServer::start(Options {
+        preauth_timeout: "1s",
+        ..alice_only()
+    });
 
     // Plain POP3: greeted, then silent.
     let start = Instant::now();
@@ -260,10 +210,10 @@ fn sni_chooses_the_certificate() {
     let dir = temp_dir("policy-sni");
     let mail_org = write_cert(&dir, "mail-org", &["mail.example.org"]);
     let wild_net = write_cert(&dir, "wild-net", &["*.example.net"]);
-    let server = start_custom(
+    let server = TestServer::start_in(
         dir,
-        "preauth_timeout = \"30s\"\nshutdown_grace = \"1s\"",
-        r#"
+        Options {
+            tls_extra: r#"
 [[tls.sni]]
 domain = "mail.example.org"
 cert = "mail-org.pem"
@@ -272,7 +222,10 @@ key = "mail-org.key"
 domain = "*.example.net"
 cert = "wild-net.pem"
 key = "wild-net.key"
-"#,
+"#
+            .into(),
+            ..alice_only()
+        },
     );
     let default = first_cert(&server.cert);
     assert_ne!(default, mail_org);

@@ -22,6 +22,9 @@ pub struct Options {
     pub extra_server: String,
     pub extra_pop3: String,
     pub failure_delay: &'static str,
+    pub preauth_timeout: &'static str,
+    /// Extra lines in `[tls]`, e.g. `[[tls.sni]]` entries (paths relative to the server dir).
+    pub tls_extra: String,
 }
 
 impl Default for Options {
@@ -41,6 +44,8 @@ impl Default for Options {
             extra_server: String::new(),
             extra_pop3: String::new(),
             failure_delay: "100ms",
+            preauth_timeout: "30s",
+            tls_extra: String::new(),
         }
     }
 }
@@ -67,7 +72,12 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 impl TestServer {
     pub fn start(opts: Options) -> TestServer {
-        let dir = temp_dir("postern");
+        TestServer::start_in(temp_dir("postern"), opts)
+    }
+
+    /// Starts a server whose files live in `dir` (which may already hold files the
+    /// configuration refers to, such as SNI certificates).
+    pub fn start_in(dir: PathBuf, opts: Options) -> TestServer {
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         let cert = rcgen::generate_simple_self_signed(names).unwrap();
         fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
@@ -86,12 +96,13 @@ impl TestServer {
             r#"
 [server]
 workers = {workers}
-preauth_timeout = "30s"
+preauth_timeout = "{preauth}"
 shutdown_grace = "2s"
 {extra_server}
 [tls]
 cert = "cert.pem"
 key = "key.pem"
+{tls_extra}
 [auth]
 passwd_file = "users"
 failure_delay = "{failure_delay}"
@@ -116,6 +127,8 @@ address = "127.0.0.1:0"
             login_type = opts.login_type,
             lock = opts.lock_session,
             extra_pop3 = opts.extra_pop3,
+            preauth = opts.preauth_timeout,
+            tls_extra = opts.tls_extra,
         );
         let path = dir.join("postern.toml");
         fs::write(&path, config).unwrap();
