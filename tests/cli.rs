@@ -88,58 +88,18 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(name: &str, server: &str, users: &[(&str, &str)], with_tls: bool) -> Setup {
+    fn new(name: &str, server: &str, users: &[(&str, &str)]) -> Setup {
         let dir = temp_dir(name);
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
-        fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
-        let mut passwd = String::from("# test accounts\n");
-        for (user, pass) in users {
-            let home = dir.join("home").join(user);
-            fs::create_dir_all(&home).unwrap();
-            passwd.push_str(&format!(
-                "{user}:{{PLAIN}}{pass}:::{user}:{}::\n",
-                home.display()
-            ));
-        }
-        fs::write(dir.join("users"), passwd).unwrap();
-        let tls = if with_tls {
-            "[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n"
-        } else {
-            ""
+        let opts = support::Options {
+            accounts: users
+                .iter()
+                .map(|(u, p)| (u.to_string(), format!("{{PLAIN}}{p}"), String::new()))
+                .collect(),
+            extra_server: server.to_owned(),
+            ..support::Options::default()
         };
-        let pop3s = if with_tls {
-            "[[listener]]\nkind = \"pop3s\"\naddress = \"127.0.0.1:0\"\n"
-        } else {
-            ""
-        };
-        let config = format!(
-            r#"
-[server]
-workers = 2
-preauth_timeout = "30s"
-shutdown_grace = "2s"
-{server}
-{tls}
-[auth]
-passwd_file = "users"
-failure_delay = "100ms"
-max_failure_delay = "1s"
-[mail]
-location = "~/Maildir"
-fsync = false
-[pop3]
-login_type = "plaintext"
-lock_session = true
-[[listener]]
-kind = "pop3"
-address = "127.0.0.1:0"
-{pop3s}
-"#
-        );
-        let path = dir.join("postern.toml");
-        fs::write(&path, config).unwrap();
-        Setup { dir, config: path }
+        let config = support::write_setup(&dir, &opts);
+        Setup { dir, config }
     }
 
     fn config_text(&self) -> String {
@@ -185,12 +145,7 @@ fn message_files(maildir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn check_config_accepts_a_valid_setup_and_names_every_problem() {
-    let setup = Setup::new(
-        "cli-check",
-        "",
-        &[("alice", "secret"), ("bob", "hunter2")],
-        true,
-    );
+    let setup = Setup::new("cli-check", "", &[("alice", "secret"), ("bob", "hunter2")]);
     check_passes(&setup.config);
     let original = setup.config_text();
 
@@ -426,7 +381,6 @@ fn sigterm_drains_sessions_then_closes_the_rest() {
         "cli-sigterm",
         "",
         &[("alice", "secret"), ("bob", "hunter2")],
-        false,
     );
     let text = setup
         .config_text()
@@ -513,7 +467,7 @@ fn sigterm_drains_sessions_then_closes_the_rest() {
 #[test]
 fn sigint_shuts_down_gracefully_too() {
     let grace = Duration::from_secs(1);
-    let setup = Setup::new("cli-sigint", "", &[("alice", "secret")], false);
+    let setup = Setup::new("cli-sigint", "", &[("alice", "secret")]);
     let text = setup
         .config_text()
         .replace("shutdown_grace = \"2s\"", "shutdown_grace = \"1s\"");
@@ -549,7 +503,7 @@ fn sigint_shuts_down_gracefully_too() {
 
 #[test]
 fn sigterm_without_sessions_exits_at_once() {
-    let setup = Setup::new("cli-sigterm-empty", "", &[("alice", "secret")], true);
+    let setup = Setup::new("cli-sigterm-empty", "", &[("alice", "secret")]);
     let text = setup
         .config_text()
         .replace("shutdown_grace = \"2s\"", "shutdown_grace = \"30s\"");
@@ -630,7 +584,7 @@ fn demo_creates_a_valid_setup_and_reuses_it() {
 
 /// Starts `postern serve` with a 1 s grace period and the given pre-login timeout.
 fn start_for_stall(name: &str, preauth: &str) -> (Setup, Server) {
-    let setup = Setup::new(name, "", &[("alice", "secret")], true);
+    let setup = Setup::new(name, "", &[("alice", "secret")]);
     let text = setup
         .config_text()
         .replace("shutdown_grace = \"2s\"", "shutdown_grace = \"1s\"")

@@ -78,60 +78,7 @@ impl TestServer {
     /// Starts a server whose files live in `dir` (which may already hold files the
     /// configuration refers to, such as SNI certificates).
     pub fn start_in(dir: PathBuf, opts: Options) -> TestServer {
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-        let cert = rcgen::generate_simple_self_signed(names).unwrap();
-        fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
-        fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
-        let mut users = String::from("# test accounts\n");
-        for (user, secret, extra) in &opts.accounts {
-            let home = dir.join("home").join(user);
-            fs::create_dir_all(&home).unwrap();
-            users.push_str(&format!(
-                "{user}:{secret}:::{user}:{}::{extra}\n",
-                home.display()
-            ));
-        }
-        fs::write(dir.join("users"), users).unwrap();
-        let config = format!(
-            r#"
-[server]
-workers = {workers}
-preauth_timeout = "{preauth}"
-shutdown_grace = "2s"
-{extra_server}
-[tls]
-cert = "cert.pem"
-key = "key.pem"
-{tls_extra}
-[auth]
-passwd_file = "users"
-failure_delay = "{failure_delay}"
-max_failure_delay = "1s"
-[mail]
-location = "~/Maildir"
-fsync = false
-[pop3]
-login_type = "{login_type}"
-lock_session = {lock}
-{extra_pop3}
-[[listener]]
-kind = "pop3"
-address = "127.0.0.1:0"
-[[listener]]
-kind = "pop3s"
-address = "127.0.0.1:0"
-"#,
-            workers = opts.workers,
-            extra_server = opts.extra_server,
-            failure_delay = opts.failure_delay,
-            login_type = opts.login_type,
-            lock = opts.lock_session,
-            extra_pop3 = opts.extra_pop3,
-            preauth = opts.preauth_timeout,
-            tls_extra = opts.tls_extra,
-        );
-        let path = dir.join("postern.toml");
-        fs::write(&path, config).unwrap();
+        let path = write_setup(&dir, &opts);
         let config = Config::load(&path).unwrap();
         let handle = postern::server::start(config).unwrap();
         let pop3 = handle.addr(ListenerKind::Pop3).unwrap();
@@ -222,6 +169,67 @@ pub fn crlf(bytes: &[u8]) -> Vec<u8> {
         out.push(b);
     }
     out
+}
+
+/// Writes a complete server setup into `dir` — a self-signed certificate for localhost, the
+/// passwd-file with the accounts and their homes, and `postern.toml` with POP3 and POP3S
+/// listeners on ephemeral loopback ports — and returns the config path.
+pub fn write_setup(dir: &Path, opts: &Options) -> PathBuf {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let cert = rcgen::generate_simple_self_signed(names).unwrap();
+    fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let mut users = String::from("# test accounts\n");
+    for (user, secret, extra) in &opts.accounts {
+        let home = dir.join("home").join(user);
+        fs::create_dir_all(&home).unwrap();
+        users.push_str(&format!(
+            "{user}:{secret}:::{user}:{}::{extra}\n",
+            home.display()
+        ));
+    }
+    fs::write(dir.join("users"), users).unwrap();
+    let config = format!(
+        r#"
+[server]
+workers = {workers}
+preauth_timeout = "{preauth}"
+shutdown_grace = "2s"
+{extra_server}
+[tls]
+cert = "cert.pem"
+key = "key.pem"
+{tls_extra}
+[auth]
+passwd_file = "users"
+failure_delay = "{failure_delay}"
+max_failure_delay = "1s"
+[mail]
+location = "~/Maildir"
+fsync = false
+[pop3]
+login_type = "{login_type}"
+lock_session = {lock}
+{extra_pop3}
+[[listener]]
+kind = "pop3"
+address = "127.0.0.1:0"
+[[listener]]
+kind = "pop3s"
+address = "127.0.0.1:0"
+"#,
+        workers = opts.workers,
+        extra_server = opts.extra_server,
+        failure_delay = opts.failure_delay,
+        login_type = opts.login_type,
+        lock = opts.lock_session,
+        extra_pop3 = opts.extra_pop3,
+        preauth = opts.preauth_timeout,
+        tls_extra = opts.tls_extra,
+    );
+    let path = dir.join("postern.toml");
+    fs::write(&path, config).unwrap();
+    path
 }
 
 /// A minimal line-oriented POP3 client over plain TCP, for raw protocol tests.
