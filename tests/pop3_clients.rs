@@ -297,6 +297,26 @@ fn lf(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Asserts that a mail client run succeeded and stored every delivered message in `out`.
+fn assert_client_stored(
+    result: &std::process::Output,
+    out: &Path,
+    messages: &[Vec<u8>],
+    who: &str,
+) {
+    assert!(
+        result.status.success(),
+        "{who} failed: {}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let stored: Vec<Vec<u8>> = fs::read_dir(out)
+        .unwrap()
+        .map(|e| fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert_all_stored(&stored, messages, who);
+}
+
 /// Asserts each delivered message appears, whole, in one of the files a client stored
 /// (clients add their own trace headers at the top).
 fn assert_all_stored(stored: &[Vec<u8>], messages: &[Vec<u8>], who: &str) {
@@ -356,17 +376,7 @@ fn fetchmail_downloads_a_whole_mailbox() {
             .env("FETCHMAILHOME", &dir)
             .output()
             .expect("fetchmail must be installed");
-        assert!(
-            result.status.success(),
-            "fetchmail ({name}) failed: {}{}",
-            String::from_utf8_lossy(&result.stdout),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        let stored: Vec<Vec<u8>> = fs::read_dir(&out)
-            .unwrap()
-            .map(|e| fs::read(e.unwrap().path()).unwrap())
-            .collect();
-        assert_all_stored(&stored, &messages, &format!("fetchmail {name}"));
+        assert_client_stored(&result, &out, &messages, &format!("fetchmail {name}"));
         fs::remove_dir_all(dir).unwrap();
     }
 }
@@ -407,17 +417,7 @@ fn getmail_downloads_a_whole_mailbox() {
             .arg(&dir)
             .output()
             .expect("getmail (getmail6) must be installed");
-        assert!(
-            result.status.success(),
-            "getmail ({name}) failed: {}{}",
-            String::from_utf8_lossy(&result.stdout),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        let stored: Vec<Vec<u8>> = fs::read_dir(&out)
-            .unwrap()
-            .map(|e| fs::read(e.unwrap().path()).unwrap())
-            .collect();
-        assert_all_stored(&stored, &messages, &format!("getmail {name}"));
+        assert_client_stored(&result, &out, &messages, &format!("getmail {name}"));
         fs::remove_dir_all(dir).unwrap();
     }
 }
