@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Prints the ratio table of loadtest/compare.sh from the reports it wrote.
+
+Reads JSON/SERVER.LABEL.json (postern-load reports) and JSON/SERVER.idle-MODE.txt
+(scripts/idle-memory.py output) for SERVER in postern, dovecot-default, dovecot-perf, and
+prints one row per measurement: each server's value and Postern / Dovecot for each Dovecot
+configuration. A missing or failed measurement prints as "-", never as a number.
+
+  compare_table.py JSON_DIR [SLOW_N ...]
+"""
+import json
+import os
+import re
+import sys
+
+SERVERS = ["postern", "dovecot-default", "dovecot-perf"]
+
+
+def report(d, server, label):
+    try:
+        with open(os.path.join(d, "%s.%s.json" % (server, label))) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def idle(d, server, mode):
+    try:
+        with open(os.path.join(d, "%s.idle-%s.txt" % (server, mode))) as f:
+            m = re.search(r"PSS per session:\s+([0-9.]+) KiB", f.read())
+            return float(m.group(1)) if m else None
+    except OSError:
+        return None
+
+
+def clean(r):
+    """A report counts only if the run had no errors."""
+    return r is not None and r.get("errors_total", 1) == 0
+
+
+def step(r, name, key):
+    for s in r.get("steps", []):
+        if s["step"].lower().replace("_", "") == name.replace("-", "").replace("_", ""):
+            return s[key]
+    return None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return "%.0f%s" % (v, unit)
+    return "%.2f%s" % (v, unit)
+
+
+def main():
+    d = sys.argv[1]
+    slow = sys.argv[2:]
+    rows = []  # (label, better, [values per server])
+
+    for mode in ("plain", "tls"):
+        rows.append(("idle memory per POP3 session, %s (KiB PSS)" % mode, "lower",
+                     [idle(d, s, mode) for s in SERVERS]))
+    for mode in ("plain", "tls"):
+        vals = []
+        for s in SERVERS:
+            r = report(d, s, "retr-%s" % mode)
+            vals.append(r["throughput"]["mb_per_sec"] if clean(r) else None)
+        rows.append(("POP3 RETR of the 10k-message mailbox, %s (MB/s)" % mode, "higher", vals))
+        vals = []
+        for s in SERVERS:
+            r = report(d, s, "retr-%s" % mode)
+            vals.append(r["elapsed_secs"] if clean(r) else None)
+        rows.append(("  same, whole session (s)", "lower", vals))
+    for mode in ("plain", "tls"):
+        vals = []
+        for s in SERVERS:
+            r = report(d, s, "logins-%s" % mode)
+            vals.append(r["throughput"]["sessions_per_sec"] if clean(r) else None)
+        rows.append(("POP3 logins per second, %s" % mode, "higher", vals))
+    for n in slow:
+        for st in ("connect", "login", "retr", "session"):
+            vals = []
+            for s in SERVERS:
+                r = report(d, s, "slow-%s" % n)
+                vals.append(step(r, st, "p99_ms") if clean(r) else None)
+            rows.append(("p99 %s, %s sessions on 1 Mbit/s links (ms)" % (st, n), "lower", vals))
+        vals = []
+        for s in SERVERS:
+            r = report(d, s, "slow-%s" % n)
+            u = r and r.get("server")
+            vals.append(u["memory_per_connection_bytes"] / 1024 if clean(r) and u else None)
+        rows.append(("  server memory per connection during it (KiB)", "lower", vals))
+    for label in ("fetch-cold", "fetch-warm"):
+        vals = [None]
+        for s in SERVERS[1:]:
+            r = report(d, s, label)
+            vals.append(step(r, "fetch", "max_ms") if clean(r) else None)
+        rows.append(("IMAP header FETCH of 10k messages, %s (ms)" % label[6:], "lower", vals))
+
+    header = ["measurement", "better", "Postern", "Dovecot", "Dovecot perf",
+              "Postern/Dovecot", "Postern/perf"]
+    table = []
+    for label, better, v in rows:
+        ratios = []
+        for other in (v[1], v[2]):
+            ratios.append("%.3f" % (v[0] / other) if v[0] is not None and other else "-")
+        table.append([label, better, fmt(v[0]), fmt(v[1]), fmt(v[2])] + ratios)
+    widths = [max(len(r[i]) for r in table + [header]) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+                                       for i, c in enumerate(r)) + " |"
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in table:
+        print(line(r))
+    print()
+    print("Postern has no IMAP yet (issue 4): its IMAP rows are '-'. Dovecot's default")
+    print("configuration is not run with 5,000+ slow sessions (a login and a mail process per")
+    print("connection would not fit in memory). Any other '-' means the run failed or counted")
+    print("errors; see the .txt next to the .json.")
+
+
+if __name__ == "__main__":
+    main()
