@@ -185,6 +185,9 @@ load() { # server label args... (writes json/SERVER.LABEL.json)
         >"$W/json/$server.$label.txt" 2>&1 || echo "   ($server $label exited non-zero; see $W/json/$server.$label.txt)"
 }
 
+echo "== this machine's ceiling (no mail protocol)"
+$LOAD ceiling --duration 5s --json "$W/json/ceiling.json" >"$W/json/ceiling.txt" 2>&1 || true
+
 SERVERS=(postern dovecot-default dovecot-perf)
 for server in "${SERVERS[@]}"; do
     echo "== $server"
@@ -227,6 +230,8 @@ for server in "${SERVERS[@]}"; do
     stop_server
 done
 
+echo
+grep -v '^postern-load:' "$W/json/ceiling.txt" || true
 echo
 python3 "$ROOT/loadtest/compare_table.py" "$W/json" "${SLOW_N[@]}"
 echo "(raw reports: $W/json${OUT:+, kept})"
