@@ -9,6 +9,7 @@ pub mod body;
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod imap;
 pub mod policy;
 pub mod pop3;
 pub mod server;
