@@ -66,6 +66,10 @@ pub struct ServerConfig {
     /// How long sessions may finish after SIGTERM before they are closed.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// 4 KiB read buffers in each worker's io_uring buffer ring, lent to a connection only
+    /// while data it received is being handed over. A burst that finds the ring empty falls
+    /// back to a buffer of the connection's own, so this bounds memory, not correctness.
+    pub read_buffers: std::num::NonZero<u16>,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +82,7 @@ impl Default for ServerConfig {
             max_line_length: 1024,
             preauth_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            read_buffers: std::num::NonZero::new(256).expect("non-zero"),
         }
     }
 }

@@ -428,3 +428,30 @@ fn corpus_is_retrieved_byte_exact_over_tls() {
     }
     assert!(support::tls_cmd(&mut tls, "QUIT").starts_with("+OK"));
 }
+
+#[test]
+fn reads_fall_back_when_the_buffer_ring_is_empty() {
+    // A ring of one buffer per worker: hundreds of connections receiving at the same moment
+    // must borrow in turn or fall back to their own buffers, and lose nothing either way.
+    let server = TestServer::start(Options {
+        lock_session: false,
+        extra_server: "read_buffers = 1\nmax_connections_per_ip = 5000".into(),
+        ..Options::default()
+    });
+    let message = b"Subject: ring\n\nbody\n".to_vec();
+    server.deliver("alice", std::slice::from_ref(&message));
+    let mut conns: Vec<Raw> = (0..300).map(|_| Raw::connect(server.pop3)).collect();
+    for c in &mut conns {
+        assert!(c.line().starts_with("+OK"));
+    }
+    for c in &mut conns {
+        c.send(b"USER alice\r\nPASS secret\r\nRETR 1\r\nQUIT\r\n");
+    }
+    for c in &mut conns {
+        assert!(c.line().starts_with("+OK"));
+        assert!(c.line().starts_with("+OK"));
+        assert!(c.line().starts_with("+OK"));
+        assert_eq!(c.multiline(), crlf(&message));
+        assert!(c.line().starts_with("+OK"));
+    }
+}

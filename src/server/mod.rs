@@ -115,7 +115,10 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         0 => workers,
         n => n,
     };
-    let pool = BlockingPool::new(hash_threads, 4096).map_err(StartError::Thread)?;
+    // Room for a login from every admitted connection at once: a storm queues, it is not
+    // refused (each queued job is a closure of a few hundred bytes).
+    let queue = config.server.max_connections.max(4096);
+    let pool = BlockingPool::new(hash_threads, queue).map_err(StartError::Thread)?;
     let hostname = if config.server.hostname.is_empty() {
         system_hostname()
     } else {

@@ -156,7 +156,10 @@ impl Transport {
         match self.tcp.read_managed(0).await {
             Ok(Some(buf)) => return Ok(Received::Pooled(buf)),
             Ok(None) => return Ok(Received::Owned(Vec::new(), 0)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+            // compio reports the kernel's ENOBUFS (the ring is empty) as ResourceBusy.
+            Err(e)
+                if e.kind() == io::ErrorKind::ResourceBusy
+                    || e.raw_os_error() == Some(libc::ENOBUFS) => {}
             Err(e) => return Err(e),
         }
         let mut buf = std::mem::take(&mut self.rbuf);

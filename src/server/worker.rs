@@ -12,11 +12,6 @@ use super::Shared;
 use super::shutdown::Phase;
 use crate::config::ListenerKind;
 
-/// Read buffers in each worker's io_uring buffer ring (4 KiB each: 1 MiB per worker). A
-/// burst that finds the ring empty falls back to a per-connection buffer, so this bounds
-/// memory, not correctness.
-const RING_BUFFERS: u16 = 256;
-
 /// Runs a worker until shutdown has drained its sessions.
 pub(crate) fn run(
     index: usize,
@@ -27,7 +22,7 @@ pub(crate) fn run(
     // Reads take a buffer from this ring only when data has arrived, so the thousands of
     // connections a worker holds while their clients are silent cost no read buffer each.
     proactor
-        .buffer_pool_size(std::num::NonZero::new(RING_BUFFERS).expect("non-zero"))
+        .buffer_pool_size(shared.config.server.read_buffers)
         .buffer_pool_buffer_len(super::transport::READ_SIZE);
     let runtime = match compio::runtime::RuntimeBuilder::new()
         .with_proactor(proactor)
