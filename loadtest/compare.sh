@@ -87,10 +87,10 @@ login_type = "plaintext"
 lock_session = false
 [[listener]]
 kind = "pop3"
-address = "127.0.0.1:31110"
+address = "127.0.0.1:21110"
 [[listener]]
 kind = "pop3s"
-address = "127.0.0.1:31995"
+address = "127.0.0.1:21995"
 EOF
 
 dovecot_conf() { # name pop3 pop3s imap imaps extra-login-settings
@@ -150,11 +150,13 @@ service imap-login {
 }
 EOF
 }
-dovecot_conf dovecot-default 32110 32995 32143 32993 ""
-dovecot_conf dovecot-perf 33110 33995 33143 33993 "service_count = 0
+dovecot_conf dovecot-default 22110 22995 22143 22993 ""
+dovecot_conf dovecot-perf 23110 23995 23143 23993 "service_count = 0
   process_min_avail = 2"
 
 SERVER_PID=""
+# Server ports are below the ephemeral range (32768 and up by default), so that none of the
+# generator's thousands of outgoing connections can hold a port a server is about to bind.
 start_server() { # name
     case "$1" in
         postern)
@@ -174,7 +176,7 @@ stop_server() {
 }
 port() { # server proto(pop3|pop3s|imap|imaps)
     local base
-    case "$1" in postern) base=31 ;; dovecot-default) base=32 ;; dovecot-perf) base=33 ;; esac
+    case "$1" in postern) base=21 ;; dovecot-default) base=22 ;; dovecot-perf) base=23 ;; esac
     case "$2" in pop3) echo "${base}110" ;; pop3s) echo "${base}995" ;; imap) echo "${base}143" ;; imaps) echo "${base}993" ;; esac
 }
 load() { # server label args... (writes json/SERVER.LABEL.json)

@@ -39,14 +39,20 @@ def memory(pid):
     for p in tree(pid):
         try:
             with open("/proc/%d/smaps_rollup" % p) as f:
-                for line in f:
-                    if line.startswith("Rss:"):
-                        rss += int(line.split()[1])
-                    elif line.startswith("Pss:"):
-                        pss += int(line.split()[1])
-            n += 1
-        except OSError:
-            pass
+                text = f.read()
+        except FileNotFoundError:
+            continue  # exited while we looked
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            # Counting nothing for a process we may not read would flatter the server.
+            raise SystemExit("cannot read /proc/%d/smaps_rollup: run as root" % p)
+        for line in text.splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1])
+        n += 1
     return rss, pss, n
 
 

@@ -120,8 +120,13 @@ fn read_memory(pid: u32) -> Result<(u64, Option<u64>), ProcError> {
     }
     let status = PathBuf::from(format!("/proc/{pid}/status"));
     let text = read_to_string(&status, pid)?;
-    // Kernel threads have no VmRSS line: they own no user memory.
-    Ok((kb_field(&text, "VmRSS:").unwrap_or(0), None))
+    match kb_field(&text, "VmRSS:") {
+        // No VmRSS: a zombie (its rollup cannot be read once it has exited) or a kernel
+        // thread. Either holds no user memory, so its PSS is known: zero.
+        None => Ok((0, Some(0))),
+        // A live process whose rollup we may not read: its share is unknown.
+        Some(rss) => Ok((rss, None)),
+    }
 }
 
 /// The value of a `Name:   1234 kB` line, in bytes.
