@@ -4,7 +4,8 @@
 Reads JSON/SERVER.LABEL.json (postern-load reports) and JSON/SERVER.idle-MODE.txt
 (scripts/idle-memory.py output) for SERVER in postern, dovecot-default, dovecot-perf, and
 prints one row per measurement: each server's value and Postern / Dovecot for each Dovecot
-configuration. A missing or failed measurement prints as "-", never as a number.
+configuration. A missing or failed measurement prints as "-", never as a number; a figure from a run
+that counted errors is marked with "*".
 
   compare_table.py JSON_DIR [SLOW_N ...]
 """
@@ -34,8 +35,17 @@ def idle(d, server, mode):
 
 
 def clean(r):
-    """A report counts only if the run had no errors."""
-    return r is not None and r.get("errors_total", 1) == 0
+    """A report counts if the run finished; errors are flagged next to its figures."""
+    return r is not None
+
+
+def flagged(d, server, labels):
+    """True if any of the runs behind a row counted errors."""
+    for label in labels:
+        r = report(d, server, label)
+        if r is not None and r.get("errors_total", 0) > 0:
+            return True
+    return False
 
 
 def step(r, name, key):
@@ -56,56 +66,62 @@ def fmt(v, unit=""):
 def main():
     d = sys.argv[1]
     slow = sys.argv[2:]
-    rows = []  # (label, better, [values per server])
+    rows = []  # (label, better, [values per server], run labels)
 
     for mode in ("plain", "tls"):
         rows.append(("idle memory per POP3 session, %s (KiB PSS)" % mode, "lower",
-                     [idle(d, s, mode) for s in SERVERS]))
+                     [idle(d, s, mode) for s in SERVERS], []))
     for mode in ("plain", "tls"):
         vals = []
         for s in SERVERS:
             r = report(d, s, "retr-%s" % mode)
             vals.append(r["throughput"]["mb_per_sec"] if clean(r) else None)
-        rows.append(("POP3 RETR of the 10k-message mailbox, %s (MB/s)" % mode, "higher", vals))
+        rows.append(("POP3 RETR of the 10k-message mailbox, %s (MB/s)" % mode, "higher", vals,
+                     ["retr-%s" % mode]))
         vals = []
         for s in SERVERS:
             r = report(d, s, "retr-%s" % mode)
             vals.append(r["elapsed_secs"] if clean(r) else None)
-        rows.append(("  same, whole session (s)", "lower", vals))
+        rows.append(("  same, whole session (s)", "lower", vals, ["retr-%s" % mode]))
     for mode in ("plain", "tls"):
         vals = []
         for s in SERVERS:
             r = report(d, s, "logins-%s" % mode)
             vals.append(r["throughput"]["sessions_per_sec"] if clean(r) else None)
-        rows.append(("POP3 logins per second, %s" % mode, "higher", vals))
+        rows.append(("POP3 logins per second, %s" % mode, "higher", vals, ["logins-%s" % mode]))
     for n in slow:
         for st in ("connect", "login", "retr", "session"):
             vals = []
             for s in SERVERS:
                 r = report(d, s, "slow-%s" % n)
                 vals.append(step(r, st, "p99_ms") if clean(r) else None)
-            rows.append(("p99 %s, %s sessions on 1 Mbit/s links (ms)" % (st, n), "lower", vals))
+            rows.append(("p99 %s, %s sessions on 1 Mbit/s links (ms)" % (st, n), "lower", vals,
+                         ["slow-%s" % n]))
         vals = []
         for s in SERVERS:
             r = report(d, s, "slow-%s" % n)
             u = r and r.get("server")
             vals.append(u["memory_per_connection_bytes"] / 1024 if clean(r) and u else None)
-        rows.append(("  server memory per connection during it (KiB)", "lower", vals))
+        rows.append(("  server memory per connection during it (KiB)", "lower", vals,
+                     ["slow-%s" % n]))
     for label in ("fetch-cold", "fetch-warm"):
         vals = [None]
         for s in SERVERS[1:]:
             r = report(d, s, label)
             vals.append(step(r, "fetch", "max_ms") if clean(r) else None)
-        rows.append(("IMAP header FETCH of 10k messages, %s (ms)" % label[6:], "lower", vals))
+        rows.append(("IMAP header FETCH of 10k messages, %s (ms)" % label[6:], "lower", vals,
+                     [label]))
 
     header = ["measurement", "better", "Postern", "Dovecot", "Dovecot perf",
               "Postern/Dovecot", "Postern/perf"]
     table = []
-    for label, better, v in rows:
+    for label, better, v, runs in rows:
         ratios = []
         for other in (v[1], v[2]):
             ratios.append("%.3f" % (v[0] / other) if v[0] is not None and other else "-")
-        table.append([label, better, fmt(v[0]), fmt(v[1]), fmt(v[2])] + ratios)
+        cells = [fmt(x) + ("*" if x is not None and flagged(d, srv, runs) else "")
+                 for x, srv in zip(v, SERVERS)]
+        table.append([label, better] + cells + ratios)
     widths = [max(len(r[i]) for r in table + [header]) for i in range(len(header))]
     line = lambda r: "| " + " | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
                                        for i, c in enumerate(r)) + " |"
@@ -116,8 +132,14 @@ def main():
     print()
     print("Postern has no IMAP yet (issue 4): its IMAP rows are '-'. Dovecot's default")
     print("configuration is not run with 5,000+ slow sessions (a login and a mail process per")
-    print("connection would not fit in memory). Any other '-' means the run failed or counted")
-    print("errors; see the .txt next to the .json.")
+    print("connection would not fit in memory). Any other '-' means the run failed; see the .txt")
+    print("next to the .json. A '*' marks a figure from a run that counted errors (listed below).")
+    for srv in SERVERS:
+        for name in sorted(os.listdir(d)):
+            if name.startswith(srv + ".") and name.endswith(".json"):
+                r = report(d, srv, name[len(srv) + 1:-5])
+                if r and r.get("errors_total", 0):
+                    print("  %s %s: %s" % (srv, name[len(srv) + 1:-5], r["errors"]))
 
 
 if __name__ == "__main__":

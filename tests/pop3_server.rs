@@ -455,3 +455,30 @@ fn reads_fall_back_when_the_buffer_ring_is_empty() {
         assert!(c.line().starts_with("+OK"));
     }
 }
+
+#[test]
+fn shutdown_with_thousands_of_sessions_is_prompt() {
+    // Closing wakes every session; with thousands of them this once spun forever on the
+    // runtime's full cross-thread queue. Each worker now relays the phase to its own sessions.
+    let mut server = TestServer::start(Options {
+        extra_server: "max_connections_per_ip = 10000".into(),
+        ..Options::default()
+    });
+    let mut conns: Vec<Raw> = (0..3000).map(|_| Raw::connect(server.pop3)).collect();
+    for c in &mut conns {
+        assert!(c.line().starts_with("+OK"));
+    }
+    let handle = server.handle.take().unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        handle.shutdown_with_grace(Duration::from_millis(200));
+        let _ = done_tx.send(());
+    });
+    assert!(
+        done_rx.recv_timeout(Duration::from_secs(30)).is_ok(),
+        "shutdown with 3000 sessions did not finish"
+    );
+    for c in &mut conns {
+        assert_eq!(c.line(), "-ERR [SYS/TEMP] Server shutting down.\r\n");
+    }
+}

@@ -3,13 +3,20 @@
 //! Shutdown has two phases. In `Draining` the listeners stop accepting and sessions carry
 //! on, so a POP3 client in the middle of a download can finish and QUIT (which is when its
 //! deletions happen). In `Closing` — after the grace period — every session still open is
-//! told why and closed. Waiting tasks on any thread are woken through an
-//! [`event_listener::Event`], whose wakers are safe to fire across threads.
+//! told why and closed.
+//!
+//! The phase change crosses threads exactly once per worker. Each worker runs one relay task
+//! that waits for the shared phase and mirrors it into a thread-local copy; sessions and
+//! accept loops wait on that copy, so waking ten thousand sessions is ten thousand local
+//! wake-ups on their own thread. (Waking every session's task directly from the signalling
+//! thread pushes each wake-up through the runtime's bounded cross-thread queue, and with
+//! enough sessions the signalling thread spins on that full queue.)
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use event_listener::Event;
 use futures_util::future::{Either, select};
@@ -23,6 +30,16 @@ pub enum Phase {
     Closing = 2,
 }
 
+impl Phase {
+    fn from_u8(v: u8) -> Phase {
+        match v {
+            0 => Phase::Running,
+            1 => Phase::Draining,
+            _ => Phase::Closing,
+        }
+    }
+}
+
 /// The shared shutdown state.
 #[derive(Debug, Default)]
 pub struct Shutdown {
@@ -30,13 +47,20 @@ pub struct Shutdown {
     changed: Event,
 }
 
+/// A worker thread's copy of the phase.
+#[derive(Default)]
+struct Mirror {
+    phase: Cell<u8>,
+    changed: Event,
+}
+
+thread_local! {
+    static MIRROR: RefCell<Option<Rc<Mirror>>> = const { RefCell::new(None) };
+}
+
 impl Shutdown {
     pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
-            0 => Phase::Running,
-            1 => Phase::Draining,
-            _ => Phase::Closing,
-        }
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
     }
 
     /// Moves to `phase` (never backwards) and wakes every waiter.
@@ -45,8 +69,22 @@ impl Shutdown {
         self.changed.notify(usize::MAX);
     }
 
-    /// Resolves once the server has reached `phase`.
+    /// Resolves once the server has reached `phase`. On a worker thread this waits on the
+    /// worker's mirror (see the module docs); elsewhere on the shared state.
     pub async fn reached(&self, phase: Phase) {
+        match MIRROR.with(|m| m.borrow().clone()) {
+            Some(mirror) => loop {
+                if mirror.phase.get() >= phase as u8 {
+                    return;
+                }
+                // Same thread, so nothing can change between the check and `listen`.
+                mirror.changed.listen().await;
+            },
+            None => self.reached_shared(phase).await,
+        }
+    }
+
+    async fn reached_shared(&self, phase: Phase) {
         loop {
             if self.phase() >= phase {
                 return;
@@ -57,6 +95,20 @@ impl Shutdown {
                 return;
             }
             listener.await;
+        }
+    }
+
+    /// Installs this thread's mirror and keeps it in step with the shared phase until
+    /// `Closing`. Run once per worker, as a task on its runtime, before any session starts.
+    pub fn relay_to_this_thread(&self) -> impl Future<Output = ()> + '_ {
+        let mirror = Rc::new(Mirror::default());
+        MIRROR.with(|m| *m.borrow_mut() = Some(mirror.clone()));
+        async move {
+            for phase in [Phase::Draining, Phase::Closing] {
+                self.reached_shared(phase).await;
+                mirror.phase.set(phase as u8);
+                mirror.changed.notify(usize::MAX);
+            }
         }
     }
 

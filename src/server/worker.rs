@@ -1,11 +1,13 @@
 //! One worker thread: a compio runtime, its listening sockets, and the sessions it accepted.
 
 use std::cell::Cell;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use compio::net::TcpListener;
+
 use futures_util::future::{Either, select};
 
 use super::Shared;
@@ -35,28 +37,43 @@ pub(crate) fn run(
         }
     };
     runtime.block_on(async move {
-        let live = Rc::new(Cell::new(0usize));
-        let mut loops = Vec::new();
-        for (kind, socket) in listeners {
-            match TcpListener::from_std(socket) {
-                Ok(l) => loops.push(compio::runtime::spawn(accept_loop(
-                    index,
-                    kind,
-                    l,
-                    shared.clone(),
-                    live.clone(),
-                ))),
-                Err(e) => tracing::error!(worker = index, "cannot register listener: {e}"),
-            }
-        }
-        for l in loops {
-            let _ = l.await;
-        }
-        // Sessions end by themselves (finished, or closed when the phase reaches Closing).
-        while live.get() > 0 {
-            compio::time::sleep(Duration::from_millis(10)).await;
+        // Installed before any session exists: they all wait on this thread's copy.
+        let relay = shared.shutdown.relay_to_this_thread();
+        let work = serve_until_drained(index, &shared, listeners);
+        // The relay ends at Closing, usually before the sessions it closes have finished.
+        if let Either::Left(((), work)) = select(pin!(relay), pin!(work)).await {
+            work.await;
         }
     });
+}
+
+/// Accepts until shutdown starts, then waits for this worker's sessions to end (by
+/// themselves, or closed when the phase reaches Closing).
+async fn serve_until_drained(
+    index: usize,
+    shared: &Arc<Shared>,
+    listeners: Vec<(ListenerKind, std::net::TcpListener)>,
+) {
+    let live = Rc::new(Cell::new(0usize));
+    let mut loops = Vec::new();
+    for (kind, socket) in listeners {
+        match TcpListener::from_std(socket) {
+            Ok(l) => loops.push(compio::runtime::spawn(accept_loop(
+                index,
+                kind,
+                l,
+                shared.clone(),
+                live.clone(),
+            ))),
+            Err(e) => tracing::error!(worker = index, "cannot register listener: {e}"),
+        }
+    }
+    for l in loops {
+        let _ = l.await;
+    }
+    while live.get() > 0 {
+        compio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn accept_loop(
