@@ -12,6 +12,7 @@ pub mod demo;
 pub mod imap;
 pub mod policy;
 pub mod pop3;
+pub mod quote;
 pub mod server;
 pub mod store;
 pub mod tls;

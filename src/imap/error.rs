@@ -139,24 +139,9 @@ impl Error {
 /// reflect a payload.
 const MAX_QUOTED: usize = 24;
 
-/// Client text made safe to quote in a response line: control and 8-bit bytes become `?`, and
-/// long text is cut.
+/// Client text made safe to quote in a response line (see [`crate::quote`]).
 pub(crate) fn quote(bytes: &[u8]) -> String {
-    let mut out: String = bytes
-        .iter()
-        .take(MAX_QUOTED)
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if bytes.len() > MAX_QUOTED {
-        out.push_str("...");
-    }
-    out
+    crate::quote::quote(bytes, MAX_QUOTED)
 }
 
 #[cfg(test)]

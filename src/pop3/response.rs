@@ -78,24 +78,9 @@ pub(super) fn no_such_message(number: &str) -> String {
     format!("There's no message {}.", sanitize(number.as_bytes()))
 }
 
-/// Makes foreign text safe to put inside a reply line: printable ASCII only (anything else,
-/// CR and LF above all, becomes `?`) and at most a couple of hundred characters.
+/// Makes foreign text safe to put inside a reply line (see [`crate::quote`]).
 pub(super) fn sanitize(text: &[u8]) -> String {
-    let mut out: String = text
-        .iter()
-        .take(MAX_QUOTE)
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if text.len() > MAX_QUOTE {
-        out.push_str("...");
-    }
-    out
+    crate::quote::quote(text, MAX_QUOTE)
 }
 
 #[cfg(test)]
