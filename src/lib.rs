@@ -1,8 +1,9 @@
 //! Postern: a POP3/IMAP4 mail-access server and front proxy on io_uring.
 //!
-//! The crate is split along the sans-IO line: [`pop3`] holds protocol state machines that see
-//! only bytes and events; [`store`] and [`auth`] are the mailstore and account database;
-//! [`server`] is the only part that touches sockets, io_uring and TLS.
+//! The crate is split along the sans-IO line: [`pop3`] (and, so far only its command reader,
+//! [`imap`]) hold protocol code that sees only bytes and events; [`store`] and [`auth`] are
+//! the mailstore and account database; [`server`] is the only part that touches sockets,
+//! io_uring and TLS.
 
 pub mod auth;
 pub mod body;
