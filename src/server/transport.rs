@@ -69,7 +69,8 @@ impl IoBuf for OutBuf {
 pub struct Transport {
     tcp: TcpStream,
     tls: Option<Box<rustls::ServerConnection>>,
-    /// Ciphertext or plaintext read buffer; taken while a read is in flight.
+    /// The connection's own read buffer, used only when the worker's buffer ring is empty;
+    /// taken while such a read is in flight, released when the connection goes idle.
     rbuf: Vec<u8>,
     /// TLS records waiting to be written.
     wbuf: Vec<u8>,
