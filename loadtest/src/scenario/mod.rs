@@ -317,13 +317,18 @@ impl Ctx {
         Ok(wire)
     }
 
-    async fn handshake(&self, wire: &mut Wire) -> Result<(), SessionError> {
-        let (connector, name) = self
-            .tls
+    /// The TLS client side, for implicit TLS and for STARTTLS/STLS alike.
+    fn tls(&self) -> Result<(&TlsConnector, ServerName<'static>), SessionError> {
+        self.tls
             .as_ref()
-            .ok_or_else(|| SessionError::Setup("TLS is not configured".into()))?;
+            .map(|(connector, name)| (connector, name.clone()))
+            .ok_or_else(|| SessionError::Setup("TLS is not configured".into()))
+    }
+
+    async fn handshake(&self, wire: &mut Wire) -> Result<(), SessionError> {
+        let (connector, name) = self.tls()?;
         let start = Instant::now();
-        wire.start_tls(connector, name.clone()).await?;
+        wire.start_tls(connector, name).await?;
         self.rec.record(Step::TlsHandshake, start.elapsed());
         Ok(())
     }
@@ -333,12 +338,9 @@ impl Ctx {
         let wire = self.open(Protocol::Pop3).await?;
         let mut pop = Pop3::greet(wire).await?;
         if self.cfg.transport == Transport::StartTls {
-            let (connector, name) = self
-                .tls
-                .as_ref()
-                .ok_or_else(|| SessionError::Setup("TLS is not configured".into()))?;
+            let (connector, name) = self.tls()?;
             let start = Instant::now();
-            pop.stls(connector, name.clone()).await?;
+            pop.stls(connector, name).await?;
             self.rec.record(Step::TlsHandshake, start.elapsed());
         }
         let start = Instant::now();
@@ -352,12 +354,9 @@ impl Ctx {
         let wire = self.open(Protocol::Imap).await?;
         let mut imap = Imap::greet(wire).await?;
         if self.cfg.transport == Transport::StartTls {
-            let (connector, name) = self
-                .tls
-                .as_ref()
-                .ok_or_else(|| SessionError::Setup("TLS is not configured".into()))?;
+            let (connector, name) = self.tls()?;
             let start = Instant::now();
-            imap.starttls(connector, name.clone()).await?;
+            imap.starttls(connector, name).await?;
             self.rec.record(Step::TlsHandshake, start.elapsed());
         }
         let start = Instant::now();
