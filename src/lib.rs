@@ -11,6 +11,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod imap;
+pub mod mime;
 pub mod policy;
 pub mod pop3;
 pub mod quote;

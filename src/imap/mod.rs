@@ -17,6 +17,7 @@ mod limits;
 pub mod mutf7;
 mod parser;
 mod reader;
+pub(crate) mod syntax;
 
 #[cfg(test)]
 mod tests;
