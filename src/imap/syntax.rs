@@ -27,6 +27,21 @@ pub(crate) fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
     }
 }
 
+/// `NIL`, or the string with every CR and LF removed (header values that may be folded).
+pub(crate) fn nstring_nolf(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    match s {
+        Some(s) if s.iter().any(|&b| b == b'\r' || b == b'\n') => {
+            let clean: Vec<u8> = s
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r' && b != b'\n')
+                .collect();
+            string(out, &clean);
+        }
+        _ => nstring(out, s),
+    }
+}
+
 /// A quoted string or a literal (never an atom, never `NIL`).
 pub(crate) fn string(out: &mut Vec<u8>, s: &[u8]) {
     let mut escapes = 0;

@@ -10,10 +10,11 @@
 
 use super::data::{self, Params, PartData};
 use super::envelope;
-use super::parser::{MULTIPART, Part};
-use crate::imap::syntax::{nstring, string};
+use super::parser::{MULTIPART, Part, TEXT};
+use crate::imap::syntax::{nstring_nolf, string};
 
 const EMPTY_BODY: &[u8] = b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)";
+const PLAIN_7BIT: &[u8] = b"\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\"";
 const EMPTY_BODYSTRUCTURE: &[u8] =
     b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)";
 
@@ -27,11 +28,45 @@ pub(crate) struct Structure<'m> {
 impl Structure<'_> {
     /// Writes the structure of `part` without its outer parentheses.
     pub fn write(&self, out: &mut Vec<u8>, part: usize, extended: bool) {
+        if part == 0 && self.is_plain_7bit() {
+            // Dovecot does not keep a structure for the commonest message of all and
+            // writes a fixed one, in its own spelling, from the sizes alone.
+            let body = &self.parts[0].body;
+            out.extend_from_slice(PLAIN_7BIT);
+            out.extend_from_slice(format!(" {} {}", body.wire, body.lines).as_bytes());
+            if extended {
+                out.extend_from_slice(b" NIL NIL NIL NIL");
+            }
+            return;
+        }
         if self.parts[part].flags & MULTIPART != 0 {
             self.multipart(out, part, extended);
         } else {
             self.single(out, part, extended);
         }
+    }
+
+    /// A single text/plain part in US-ASCII and 7bit with nothing else to say: Dovecot's
+    /// test, which looks only at the first parameter.
+    fn is_plain_7bit(&self) -> bool {
+        let p = &self.parts[0];
+        let d = &self.data[0];
+        let eq = |v: &Option<Vec<u8>>, want: &[u8]| {
+            v.as_ref().is_none_or(|v| v.eq_ignore_ascii_case(want))
+        };
+        p.flags & TEXT != 0
+            && p.children.is_empty()
+            && eq(&d.content_subtype, b"plain")
+            && d.type_params.first().is_none_or(|(k, v)| {
+                k.eq_ignore_ascii_case(b"charset") && v.eq_ignore_ascii_case(b"us-ascii")
+            })
+            && d.id.is_none()
+            && d.description.is_none()
+            && eq(&d.transfer_encoding, b"7bit")
+            && d.md5.is_none()
+            && d.disposition.is_none()
+            && d.language.is_none()
+            && d.location.is_none()
     }
 
     fn multipart(&self, out: &mut Vec<u8>, part: usize, extended: bool) {
@@ -68,10 +103,19 @@ impl Structure<'_> {
             out.extend_from_slice(b"\"message\" \"rfc822\"");
             text = false;
         } else if let Some(t) = &d.content_type {
+            let sub = d.content_subtype.as_deref().unwrap_or_default();
+            // A multipart or message left unparsed (too deeply nested) cannot be shown as
+            // one without its parts: Dovecot calls it an opaque blob.
+            let unparsed = (t.eq_ignore_ascii_case(b"multipart") && p.flags & MULTIPART == 0)
+                || (t.eq_ignore_ascii_case(b"message") && sub.eq_ignore_ascii_case(b"rfc822"));
             text = t.eq_ignore_ascii_case(b"text");
-            string(out, t);
-            out.push(b' ');
-            string(out, d.content_subtype.as_deref().unwrap_or_default());
+            if unparsed {
+                out.extend_from_slice(b"\"application\" \"octet-stream\"");
+            } else {
+                string(out, t);
+                out.push(b' ');
+                string(out, sub);
+            }
         } else {
             text = true;
             out.extend_from_slice(b"\"text\" \"plain\"");
@@ -164,19 +208,4 @@ fn params(out: &mut Vec<u8>, params: &Params, default_charset: bool) {
         out.extend_from_slice(b"\"charset\" \"us-ascii\"");
     }
     out.push(b')');
-}
-
-/// An nstring with CR and LF removed.
-fn nstring_nolf(out: &mut Vec<u8>, s: Option<&[u8]>) {
-    match s {
-        Some(s) if s.iter().any(|&b| b == b'\r' || b == b'\n') => {
-            let clean: Vec<u8> = s
-                .iter()
-                .copied()
-                .filter(|&b| b != b'\r' && b != b'\n')
-                .collect();
-            nstring(out, Some(&clean));
-        }
-        _ => nstring(out, s),
-    }
 }

@@ -8,13 +8,14 @@
 //!   loses all its Content-* fields, so `Content-Transfer-Encoding: 8bit` alone reads as 7bit;
 //! - a broken Content-Type keeps the type it managed to read but no parameters;
 //! - a Content-Transfer-Encoding that is not one clean token is ignored;
-//! - string values are C strings: a NUL ends them.
-//! - in an envelope the *last* of each field counts, as Dovecot overwrites as it reads.
+//! - a NUL in a string value becomes U+FFFD;
+//! - in an envelope the *last* Date, Subject, Message-ID and In-Reply-To count, while
+//!   repeated address fields add up.
 
 use super::address::{self, Address};
 use super::header::Field;
 use super::parser::{IS_MIME, Part, RFC822};
-use super::rfc822::{Cursor, c_str};
+use super::rfc822::{Cursor, c_str, replace_nuls};
 
 pub(crate) type Params = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -74,11 +75,11 @@ fn content_field(d: &mut PartData, msg: &[u8], f: &Field) {
     let value = f.value(msg);
     if is(b"ID") {
         if d.id.is_none() {
-            d.id = Some(c_str(&value).to_vec());
+            d.id = Some(replace_nuls(&value));
         }
     } else if is(b"MD5") {
         if d.md5.is_none() {
-            d.md5 = Some(c_str(&value).to_vec());
+            d.md5 = Some(replace_nuls(&value));
         }
     } else if is(b"Type") {
         if d.content_type.is_none() {
@@ -116,11 +117,11 @@ fn content_field(d: &mut PartData, msg: &[u8], f: &Field) {
         }
     } else if is(b"Location") {
         if d.location.is_none() {
-            d.location = Some(c_str(&value).to_vec());
+            d.location = Some(replace_nuls(&value));
         }
     } else if is(b"Description") {
         if d.description.is_none() {
-            d.description = Some(c_str(&value).to_vec());
+            d.description = Some(replace_nuls(&value));
         }
     } else if is(b"Disposition") && d.disposition_params.is_empty() {
         let mut c = Cursor::new(&value);
@@ -144,7 +145,10 @@ fn content_type(d: &mut PartData, value: &[u8]) {
             d.content_type = Some(s[..i].to_vec());
             d.content_subtype = Some(s[i + 1..].to_vec());
         }
-        None => d.content_type = Some(s.to_vec()),
+        None => {
+            d.content_type = Some(s.to_vec());
+            d.content_subtype = Some(Vec::new());
+        }
     }
     if ret >= 0 {
         d.type_params = c.parse_params();
@@ -161,11 +165,14 @@ pub(crate) fn envelope(msg: &[u8], part: &Part) -> Option<Envelope> {
         let name = f.name(msg);
         let name = c_str(name);
         let lower = name.to_ascii_lowercase();
-        let string = |e: &mut Option<Vec<u8>>| *e = Some(c_str(&f.value(msg)).to_vec());
-        // An empty list is no list: a Sender: with nothing in it still falls back to From.
+        let string = |e: &mut Option<Vec<u8>>| *e = Some(replace_nuls(&f.value(msg)));
+        // Repeated address fields add up. An empty list is no list: a Sender: with nothing
+        // in it still falls back to From.
         let addrs = |e: &mut Option<Vec<Address>>| {
             let list = address::parse(&f.value(msg));
-            *e = (!list.is_empty()).then_some(list);
+            if !list.is_empty() {
+                e.get_or_insert_with(Vec::new).extend(list);
+            }
         };
         match lower.as_slice() {
             b"date" => string(&mut e.date),

@@ -1,14 +1,14 @@
 //! ENVELOPE (RFC 3501 section 7.4.2) as Dovecot writes it.
 //!
-//! Date, Message-ID and In-Reply-To go out as they are in the header, unfolded with bare LFs
-//! kept, so a folded one becomes a literal; Subject and display names go through
+//! Date, Message-ID and In-Reply-To go out as they are in the header, unfolded (line ends
+//! removed, the folding white space kept); Subject and display names go through
 //! [`string_for_humans`] (white space collapsed, encoded words left encoded). A missing
 //! Sender or Reply-To repeats From. The result is the list without its parentheses; callers
 //! add them.
 
 use super::address::Address;
 use super::data::Envelope;
-use crate::imap::syntax::{nstring, string_for_humans};
+use crate::imap::syntax::{nstring, nstring_nolf, string_for_humans};
 
 /// Writes the ten envelope fields, space-separated.
 pub(crate) fn write(out: &mut Vec<u8>, e: Option<&Envelope>) {
@@ -16,7 +16,7 @@ pub(crate) fn write(out: &mut Vec<u8>, e: Option<&Envelope>) {
         out.extend_from_slice(b"NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL");
         return;
     };
-    nstring(out, e.date.as_deref());
+    nstring_nolf(out, e.date.as_deref());
     out.push(b' ');
     match &e.subject {
         None => out.extend_from_slice(b"NIL"),
@@ -35,9 +35,9 @@ pub(crate) fn write(out: &mut Vec<u8>, e: Option<&Envelope>) {
         addresses(out, list);
     }
     out.push(b' ');
-    nstring(out, e.in_reply_to.as_deref());
+    nstring_nolf(out, e.in_reply_to.as_deref());
     out.push(b' ');
-    nstring(out, e.message_id.as_deref());
+    nstring_nolf(out, e.message_id.as_deref());
 }
 
 fn addresses(out: &mut Vec<u8>, list: Option<&[Address]>) {

@@ -163,6 +163,7 @@ pub(crate) struct Fields<'m> {
     msg: &'m [u8],
     pos: usize,
     end: usize,
+    eoh: Option<std::ops::Range<usize>>,
 }
 
 impl<'m> Fields<'m> {
@@ -172,7 +173,13 @@ impl<'m> Fields<'m> {
             msg,
             pos: range.start,
             end: range.end.min(msg.len()),
+            eoh: None,
         }
+    }
+
+    /// The empty line that ended the block, once iteration has reached it.
+    pub fn eoh(&self) -> Option<std::ops::Range<usize>> {
+        self.eoh.clone()
     }
 }
 
@@ -183,6 +190,7 @@ impl Iterator for Fields<'_> {
         let block = &self.msg[..self.end];
         let line = read_line(block, self.pos)?;
         if line.is_eoh() {
+            self.eoh = Some(line.start..line.end);
             self.pos = self.end;
             return None;
         }

@@ -34,6 +34,8 @@ pub(crate) const TEXT: u8 = 0x08;
 pub(crate) const IS_MIME: u8 = 0x40;
 
 const MAX_NESTED: usize = 100;
+/// Longer boundaries are cut to this length (RFC 2046 allows 70).
+const BOUNDARY_MAX: usize = 80;
 const MAX_TOTAL: usize = 10_000;
 
 /// Octets as stored, octets on the wire, and lines.
@@ -210,29 +212,35 @@ impl Parser<'_> {
         self.depth += 1;
     }
 
-    /// The open boundary that the line at `at` starts with, if any.
+    /// The open boundary that the line at `at` starts with, if any: the longest one
+    /// that the line starts with, the innermost among equals. A boundary that fills the
+    /// line exactly, or all but a final `--`, wins at once: "foo--" may be boundary "foo"
+    /// ending or boundary "foo--" going on, and the innermost decides.
     fn boundary_at(&self, at: usize) -> Option<usize> {
         let rest = &self.msg[at.min(self.msg.len())..];
         if rest.len() < 2 || rest[0] != b'-' || rest[1] != b'-' {
             return None;
         }
         let data = &rest[2..];
-        let mut len = memchr::memchr(b'\n', data).unwrap_or(data.len());
-        if len > 0 && data[len - 1] == b'\r' && len < data.len() {
-            len -= 1;
-        }
-        let trailing_dashes = len >= 2 && data[len - 2] == b'-' && data[len - 1] == b'-';
+        let (find, trailing_dashes) = match memchr::memchr(b'\n', data) {
+            Some(lf) => {
+                let mut n = lf;
+                if n > 0 && data[n - 1] == b'\r' {
+                    n -= 1;
+                }
+                (n, n > 2 && data[n - 1] == b'-' && data[n - 2] == b'-')
+            }
+            None => (data.len().min(BOUNDARY_MAX + 4), false),
+        };
         let mut best: Option<usize> = None;
         for (i, b) in self.boundaries.iter().enumerate().rev() {
             let blen = b.text.len();
-            if blen <= len
+            if blen <= find
                 && data[..blen] == b.text[..]
                 && best.is_none_or(|j| self.boundaries[j].text.len() < blen)
             {
                 best = Some(i);
-                // "foo--" may be boundary "foo" ending or boundary "foo--" going on; an
-                // exact fit decides it.
-                if blen == len || (trailing_dashes && blen + 2 == len) {
+                if blen == find || (trailing_dashes && blen + 2 == find) {
                     break;
                 }
             }
@@ -405,6 +413,8 @@ impl Parser<'_> {
             .into_iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(b"boundary"))
         {
+            let mut v = super::rfc822::c_str(&v).to_vec();
+            v.truncate(BOUNDARY_MAX);
             *boundary = Some(v);
         }
     }

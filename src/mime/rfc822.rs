@@ -71,20 +71,6 @@ impl<'a> Cursor<'a> {
         Ret::from(!self.at_end())
     }
 
-    fn push_text(&self, out: &mut Vec<u8>, text: &[u8]) {
-        if self.replace_nul {
-            for &b in text {
-                if b == 0 {
-                    out.extend_from_slice(NUL_REPLACEMENT);
-                } else {
-                    out.push(b);
-                }
-            }
-        } else {
-            out.extend_from_slice(text);
-        }
-    }
-
     pub fn skip_comment(&mut self) -> Ret {
         let mut level = 1;
         let mut comment = self.last_comment.take().map(|mut c| {
@@ -95,27 +81,52 @@ impl<'a> Cursor<'a> {
         let mut start = self.pos;
         while self.pos < self.data.len() {
             match self.data[self.pos] {
+                0 => {
+                    if self.replace_nul
+                        && let Some(c) = comment.as_mut()
+                    {
+                        c.extend_from_slice(&self.data[start..self.pos]);
+                        c.extend_from_slice(NUL_REPLACEMENT);
+                        start = self.pos + 1;
+                    }
+                }
                 b'(' => level += 1,
                 b')' => {
                     level -= 1;
                     if level == 0 {
                         if let Some(c) = comment.as_mut() {
-                            self.push_text(c, &self.data[start..self.pos]);
+                            c.extend_from_slice(&self.data[start..self.pos]);
                         }
                         self.last_comment = comment;
                         self.pos += 1;
                         return self.more();
                     }
                 }
-                b'\\' => {
+                b'\n' => {
+                    // Folding inside a comment: the (CR)LF is not part of the text.
                     if let Some(c) = comment.as_mut() {
-                        self.push_text(c, &self.data[start..self.pos]);
+                        let mut end = self.pos;
+                        if end > start && self.data[end - 1] == b'\r' {
+                            end -= 1;
+                        }
+                        c.extend_from_slice(&self.data[start..end]);
+                        start = self.pos + 1;
                     }
-                    start = self.pos + 1;
+                }
+                b'\\' => {
                     self.pos += 1;
                     if self.pos >= self.data.len() {
                         self.last_comment = comment;
                         return -1;
+                    }
+                    if matches!(self.data[self.pos], b'\r' | b'\n' | 0) {
+                        // Not an escape: the next byte is handled as itself.
+                        self.pos -= 1;
+                    } else {
+                        if let Some(c) = comment.as_mut() {
+                            c.extend_from_slice(&self.data[start..self.pos - 1]);
+                        }
+                        start = self.pos;
                     }
                 }
                 _ => {}
@@ -166,6 +177,10 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
                 continue;
             }
+            if start == self.pos {
+                // Nothing after a dot.
+                return -1;
+            }
             out.extend_from_slice(&self.data[start..self.pos]);
             let ret = self.skip_lwsp();
             if ret <= 0 {
@@ -176,9 +191,8 @@ impl<'a> Cursor<'a> {
             }
             self.pos += 1;
             out.push(b'.');
-            let ret = self.skip_lwsp();
-            if ret <= 0 {
-                return ret;
+            if self.skip_lwsp() <= 0 {
+                return -1;
             }
             start = self.pos;
         }
@@ -202,8 +216,13 @@ impl<'a> Cursor<'a> {
         let mut start = self.pos;
         while self.pos < self.data.len() {
             match self.data[self.pos] {
+                0 if self.replace_nul => {
+                    out.extend_from_slice(&self.data[start..self.pos]);
+                    out.extend_from_slice(NUL_REPLACEMENT);
+                    start = self.pos + 1;
+                }
                 b'"' => {
-                    self.push_text(out, &self.data[start..self.pos]);
+                    out.extend_from_slice(&self.data[start..self.pos]);
                     self.pos += 1;
                     return self.skip_lwsp();
                 }
@@ -212,7 +231,7 @@ impl<'a> Cursor<'a> {
                     if end > start && self.data[end - 1] == b'\r' {
                         end -= 1;
                     }
-                    self.push_text(out, &self.data[start..end]);
+                    out.extend_from_slice(&self.data[start..end]);
                     start = self.pos + 1;
                 }
                 b'\\' => {
@@ -220,8 +239,12 @@ impl<'a> Cursor<'a> {
                     if self.pos >= self.data.len() {
                         return -1;
                     }
-                    self.push_text(out, &self.data[start..self.pos - 1]);
-                    start = self.pos;
+                    if matches!(self.data[self.pos], b'\r' | b'\n' | 0) {
+                        self.pos -= 1;
+                    } else {
+                        out.extend_from_slice(&self.data[start..self.pos - 1]);
+                        start = self.pos;
+                    }
                 }
                 _ => {}
             }
@@ -265,20 +288,41 @@ impl<'a> Cursor<'a> {
         self.skip_lwsp()
     }
 
+    /// `[...]`, kept with its brackets and escapes.
     fn parse_domain_literal(&mut self, out: &mut Vec<u8>) -> Ret {
-        let start = self.pos;
+        let mut start = self.pos;
+        self.pos += 1;
         while self.pos < self.data.len() {
             match self.data[self.pos] {
+                0 if self.replace_nul => {
+                    out.extend_from_slice(&self.data[start..self.pos]);
+                    out.extend_from_slice(NUL_REPLACEMENT);
+                    start = self.pos + 1;
+                }
+                b'[' => return -1,
+                b']' => {
+                    out.extend_from_slice(&self.data[start..=self.pos]);
+                    self.pos += 1;
+                    return self.skip_lwsp();
+                }
+                b'\n' => {
+                    let mut end = self.pos;
+                    if end > start && self.data[end - 1] == b'\r' {
+                        end -= 1;
+                    }
+                    out.extend_from_slice(&self.data[start..end]);
+                    start = self.pos + 1;
+                }
                 b'\\' => {
                     self.pos += 1;
                     if self.pos >= self.data.len() {
-                        break;
+                        return -1;
                     }
-                }
-                b']' => {
-                    self.pos += 1;
-                    out.extend_from_slice(&self.data[start..self.pos]);
-                    return self.skip_lwsp();
+                    if matches!(self.data[self.pos], b'\r' | b'\n' | 0) {
+                        out.extend_from_slice(&self.data[start..self.pos]);
+                        start = self.pos;
+                        self.pos -= 1;
+                    }
                 }
                 _ => {}
             }
@@ -300,23 +344,33 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `type/subtype` into `out`; on error `out` holds as much as was read.
+    /// `type/subtype` into `out`. Both must be non-empty tokens and nothing but a
+    /// parameter may follow; otherwise -1, and `out` is left as it was.
     pub fn parse_content_type(&mut self, out: &mut Vec<u8>) -> Ret {
+        let start_len = out.len();
         if self.skip_lwsp() <= 0 {
             return -1;
         }
-        if self.parse_mime_token(out) <= 0 {
+        if self.parse_mime_token(out) <= 0 || out.len() == start_len {
             return -1;
         }
         if self.peek() != b'/' {
+            out.truncate(start_len);
             return -1;
         }
         self.pos += 1;
         if self.skip_lwsp() <= 0 {
+            out.truncate(start_len);
             return -1;
         }
         out.push(b'/');
-        self.parse_mime_token(out)
+        let sub_start = out.len();
+        let ret = self.parse_mime_token(out);
+        if ret < 0 || out.len() == sub_start || (!self.at_end() && self.peek() != b';') {
+            out.truncate(start_len);
+            return -1;
+        }
+        ret
     }
 
     /// `; attribute=value`: 0 at the end, -1 broken, 1 with the pair.
@@ -482,6 +536,19 @@ impl<'a> Cursor<'a> {
         }
         result
     }
+}
+
+/// Header text as Dovecot keeps it: every NUL replaced by U+FFFD.
+pub(crate) fn replace_nuls(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s {
+        if b == 0 {
+            out.extend_from_slice(NUL_REPLACEMENT);
+        } else {
+            out.push(b);
+        }
+    }
+    out
 }
 
 /// Up to the first NUL, as a C string would end.

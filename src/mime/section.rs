@@ -8,7 +8,8 @@
 //! message/rfc822 part; MIME is the part's own header. What does not exist is empty.
 //!
 //! HEADER.FIELDS returns the matching fields whole (continuation lines included) in the
-//! order of the message, then an empty line. An index may keep only some fields
+//! order of the message, then an empty line (see [`header_fields`] for when Dovecot leaves
+//! it out). An index may keep only some fields
 //! ([`select_header_lines`]) and answer requests from those: the filter gives the same
 //! bytes for the kept lines as for the whole header, as long as every requested name was
 //! kept.
@@ -79,10 +80,14 @@ pub fn section(
             None => SectionBytes::Owned(Vec::new()),
         },
         SectionText::HeaderFields { names, not } => match message_node {
-            Some(m) => SectionBytes::Owned(header_fields(
-                &message[clamp(parts.nodes[m].header())],
+            // Dovecot filters from the start of the header to the first empty line, even
+            // past the end of a header that a boundary cut short.
+            Some(m) => SectionBytes::Owned(filter(
+                &message[clamp(parts.nodes[m].header_start..message.len())],
                 names,
                 not,
+                // Only the message's own HEADER.FIELDS gets an empty line it lacks.
+                !not && part.is_empty(),
             )),
             None => SectionBytes::Owned(Vec::new()),
         },
@@ -111,21 +116,30 @@ fn find(parts: &PartTree, part: &[u32]) -> Option<usize> {
 
 /// The fields of `header_block` named (`not == false`) or not named (`not == true`) in
 /// `names`, compared without regard to ASCII case, in their original order and whole, in
-/// wire form, followed by the empty line that ends a header.
+/// wire form, followed by an empty line, as Dovecot answers `BODY[HEADER.FIELDS (...)]` of
+/// a message. HEADER.FIELDS.NOT (`not == true`) is followed by one only when `header_block`
+/// ends with one: Dovecot answers it (and the fields of a message inside a message/rfc822
+/// part) with a filter that keeps the header's own empty line, or its lack of one, while
+/// the message's HEADER.FIELDS come from its header cache, which always adds one.
 pub fn header_fields(header_block: &[u8], names: &[Vec<u8>], not: bool) -> Vec<u8> {
+    filter(header_block, names, not, !not)
+}
+
+/// The HEADER.FIELDS filter; `add_missing_eoh` ends the result with an empty line even
+/// when `header_block` has none.
+fn filter(header_block: &[u8], names: &[Vec<u8>], not: bool, add_missing_eoh: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    for f in Fields::new(header_block, 0..header_block.len()) {
+    let mut fields = Fields::new(header_block, 0..header_block.len());
+    for f in fields.by_ref() {
         let name = f.name(header_block);
         let listed = names.iter().any(|n| n.eq_ignore_ascii_case(name));
         if listed != not {
-            let raw = f.raw(header_block);
-            out.extend_from_slice(&super::to_wire(raw));
-            if !raw.ends_with(b"\n") {
-                out.extend_from_slice(b"\r\n");
-            }
+            out.extend_from_slice(&super::to_wire(f.raw(header_block)));
         }
     }
-    out.extend_from_slice(b"\r\n");
+    if add_missing_eoh || fields.eoh().is_some() {
+        out.extend_from_slice(b"\r\n");
+    }
     out
 }
 
