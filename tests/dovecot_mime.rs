@@ -548,6 +548,7 @@ fn corpus_matches_dovecot() {
             );
         }
     }
+    check_search(&mut imap, &messages, &mut failures);
     imap.command("LOGOUT");
     drop(dovecot);
     assert!(
@@ -558,6 +559,110 @@ fn corpus_matches_dovecot() {
     );
     // All messages and every item were really compared.
     assert_eq!(checked, messages.len() * (5 + sections().len()));
+}
+
+/// A SEARCH key and how Postern evaluates it on one message.
+enum Key {
+    Header(&'static str, &'static str),
+    Body(&'static str),
+    Text(&'static str),
+    SentBefore((i32, u8, u8)),
+    SentOn((i32, u8, u8)),
+    SentSince((i32, u8, u8)),
+}
+
+fn imap_date((y, m, d): (i32, u8, u8)) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!("{d}-{}-{y}", MONTHS[usize::from(m) - 1])
+}
+
+/// A UTF-8 search string as a non-synchronizing literal (Dovecot offers LITERAL+).
+fn lit(s: &str) -> String {
+    format!("{{{}+}}\r\n{s}", s.len())
+}
+
+/// SEARCH against Dovecot: for each key, the set of matching messages must be the same.
+fn check_search(imap: &mut Imap, messages: &[(String, Vec<u8>)], failures: &mut Vec<String>) {
+    use mime::search::{self, Needle};
+    let keys = [
+        Key::Header("From", "a"),
+        Key::Header("From", "SMITH"),
+        Key::Header("To", "example"),
+        Key::Header("Subject", "test"),
+        Key::Header("Subject", "\u{e9}"),
+        Key::Header("Subject", "\u{c9}T\u{c9}"),
+        Key::Header("Cc", ""),
+        Key::Header("Content-Type", "MULTIPART"),
+        Key::Header("X-Mailer", ""),
+        Key::Body("hello"),
+        Key::Body("the"),
+        Key::Body("\u{e9}"),
+        Key::Body("BODY"),
+        Key::Body("=20"),
+        Key::Text("boundary"),
+        Key::Text("subject: re"),
+        Key::Text("content-type"),
+        Key::SentBefore((2005, 1, 1)),
+        Key::SentOn((2011, 8, 3)),
+        Key::SentSince((2020, 1, 1)),
+    ];
+    for key in keys {
+        let (command, needle_text) = match &key {
+            Key::Header(name, text) => (format!("HEADER {name} {}", lit(text)), *text),
+            Key::Body(text) => (format!("BODY {}", lit(text)), *text),
+            Key::Text(text) => (format!("TEXT {}", lit(text)), *text),
+            Key::SentBefore(d) => (format!("SENTBEFORE {}", imap_date(*d)), ""),
+            Key::SentOn(d) => (format!("SENTON {}", imap_date(*d)), ""),
+            Key::SentSince(d) => (format!("SENTSINCE {}", imap_date(*d)), ""),
+        };
+        let responses = imap.command(&format!("SEARCH CHARSET UTF-8 {command}"));
+        let mut theirs: Vec<usize> = Vec::new();
+        for r in &responses {
+            if let Some(rest) = r.strip_prefix(b"* SEARCH") {
+                theirs.extend(
+                    String::from_utf8_lossy(rest)
+                        .split_whitespace()
+                        .map(|n| n.parse::<usize>().unwrap()),
+                );
+            }
+        }
+        let needle = Needle::new(needle_text);
+        let sent = |m: &[u8]| search::sent_date(m).unwrap_or(search::SENT_DATE_UNKNOWN);
+        let ours: Vec<usize> = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, m))| {
+                let a = mime::analyze(m);
+                match &key {
+                    Key::Header(name, _) => search::header_contains(m, name.as_bytes(), &needle),
+                    Key::Body(_) => search::body_contains(m, &a.parts, &needle),
+                    Key::Text(_) => search::text_contains(m, &a.parts, &needle),
+                    Key::SentBefore(d) => sent(m) < *d,
+                    Key::SentOn(d) => sent(m) == *d,
+                    Key::SentSince(d) => sent(m) >= *d,
+                }
+            })
+            .map(|(i, _)| i + 1)
+            .collect();
+        if theirs != ours {
+            let name = |n: &usize| messages[n - 1].0.clone();
+            let only_theirs: Vec<_> = theirs
+                .iter()
+                .filter(|n| !ours.contains(n))
+                .map(name)
+                .collect();
+            let only_ours: Vec<_> = ours
+                .iter()
+                .filter(|n| !theirs.contains(n))
+                .map(name)
+                .collect();
+            failures.push(format!(
+                "SEARCH {command:?}\n  only dovecot: {only_theirs:?}\n  only postern: {only_ours:?}"
+            ));
+        }
+    }
 }
 
 /// Dovecot sends a NUL in a body section as 0x80.

@@ -23,8 +23,12 @@
 //! - **Header lines** ([`header`]): the MIME parser must check for a boundary before each
 //!   header line, so lines are read here, by Dovecot's rules for names and folding.
 //!
+//! - **Date:** ([`search::sent_date`]): mail-parser accepts dates Dovecot rejects, and a
+//!   date Dovecot cannot read counts as 1 January 1970 in SENTBEFORE, so Dovecot's grammar
+//!   is used.
+//!
 //! mail-parser does the decoding: RFC 2047 encoded words, transfer encodings and charsets
-//! for SEARCH ([`search`]), and Date: parsing for SENTBEFORE/SENTON/SENTSINCE.
+//! for SEARCH ([`search`]).
 
 mod address;
 mod bodystructure;

@@ -15,13 +15,14 @@
 //!   undone and the charset converted; a match never spans two parts;
 //! - TEXT looks at every header of every part as well.
 //!
-//! mail-parser does the decoding (encoded words, base64, quoted-printable, charsets).
+//! mail-parser does the decoding (encoded words, base64, quoted-printable, charsets);
+//! Date: fields are read by Dovecot's stricter grammar ([`sent_date`]).
 
+use mail_parser::HeaderValue;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::parsers::MessageStream;
-use mail_parser::{DateTime, HeaderValue};
 use unicode_normalization::UnicodeNormalization;
 
 use super::PartTree;
@@ -96,18 +97,132 @@ pub fn text_contains(message: &[u8], parts: &PartTree, needle: &Needle) -> bool 
     search_parts(message, parts, needle, true)
 }
 
-/// The calendar date of the Date: field, in the sender's own time zone.
+/// What Dovecot compares SENTBEFORE/SENTON/SENTSINCE with when a message has no Date:
+/// field it can read: 1 January 1970, the zero timestamp. So SENTBEFORE finds such mail.
+pub const SENT_DATE_UNKNOWN: (i32, u8, u8) = (1970, 1, 1);
+
+/// The calendar date of the first Date: field in the sender's own time zone, or `None` when
+/// Dovecot could not read it either (then use [`SENT_DATE_UNKNOWN`]).
+///
+/// Not mail-parser's date parser: it reads dates more leniently than Dovecot (it takes
+/// `10:00:t` as a time), and a date Dovecot cannot read must count as unknown. The grammar
+/// is Dovecot's: `[day ","] dd mon [yy]yy hh:mm[:ss]
+/// [zone]`, comments allowed anywhere; an unknown zone counts as +0000. Out-of-range
+/// fields roll over as in Dovecot's timestamp arithmetic (31 Feb is 3 Mar, hour 25 the
+/// next day).
 pub fn sent_date(message: &[u8]) -> Option<(i32, u8, u8)> {
     let end = super::parser::header_end(message);
     let field =
         Fields::new(message, 0..end).find(|f| f.name(message).eq_ignore_ascii_case(b"Date"))?;
     let value = field.value(message);
-    let value = String::from_utf8_lossy(&value);
-    let date = DateTime::parse_rfc822(value.trim())?;
-    if !(1..=12).contains(&date.month) || !(1..=31).contains(&date.day) {
+    dovecot_date(&value)
+}
+
+/// Dovecot's message_date_parse, down to the local calendar date.
+fn dovecot_date(value: &[u8]) -> Option<(i32, u8, u8)> {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let mut c = Cursor::new(value);
+    c.skip_lwsp();
+    let mut next = |c: &mut Cursor<'_>| -> Option<Vec<u8>> {
+        let mut tok = Vec::new();
+        if !c.at_end() && c.parse_atom(&mut tok) < 0 {
+            return None;
+        }
+        Some(tok)
+    };
+    let digits = |t: &[u8]| t.iter().all(u8::is_ascii_digit);
+    let num = |t: &[u8]| t.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+    let is_sep = |b: u8| b == b':' || b == b'.';
+
+    let mut tok = next(&mut c)?;
+    if tok.len() == 3 {
+        if c.peek() != b',' {
+            return None;
+        }
+        c.pos += 1;
+        c.skip_lwsp();
+        tok = next(&mut c)?;
+    }
+    if tok.is_empty() || tok.len() > 2 || !digits(&tok) {
         return None;
     }
-    Some((i32::from(date.year), date.month, date.day))
+    let day = num(&tok);
+    let tok = next(&mut c)?;
+    if tok.len() < 3 {
+        return None;
+    }
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(&tok[..3]))? as i64
+        + 1;
+    let tok = next(&mut c)?;
+    if (tok.len() != 2 && tok.len() != 4) || !digits(&tok) {
+        return None;
+    }
+    let mut year = num(&tok);
+    if tok.len() == 2 {
+        year += if year < 70 { 2000 } else { 1900 };
+    } else if year < 1900 {
+        return None;
+    }
+    let tok = next(&mut c)?;
+    if tok.is_empty() || tok.len() > 2 || !digits(&tok) {
+        return None;
+    }
+    let hour = num(&tok);
+    if !is_sep(c.peek()) || c.at_end() {
+        return None;
+    }
+    c.pos += 1;
+    c.skip_lwsp();
+    let tok = next(&mut c)?;
+    if tok.len() != 2 || !digits(&tok) {
+        return None;
+    }
+    let minute = num(&tok);
+    let mut second = 0;
+    if !c.at_end() && is_sep(c.peek()) {
+        c.pos += 1;
+        c.skip_lwsp();
+        let tok = next(&mut c)?;
+        if tok.len() != 2 || !digits(&tok) {
+            return None;
+        }
+        second = num(&tok);
+    }
+    // The zone only has to be a token; the date is the sender's, so it is not applied.
+    next(&mut c)?;
+    let days = days_from_civil(year, month, 1) + day - 1;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    Some((i32::try_from(y).ok()?, m, d))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// A field's value unfolded, with RFC 2047 encoded words decoded.
