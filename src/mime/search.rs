@@ -126,7 +126,7 @@ fn dovecot_date(value: &[u8]) -> Option<(i32, u8, u8)> {
     ];
     let mut c = Cursor::new(value);
     c.skip_lwsp();
-    let mut next = |c: &mut Cursor<'_>| -> Option<Vec<u8>> {
+    let next = |c: &mut Cursor<'_>| -> Option<Vec<u8>> {
         let mut tok = Vec::new();
         if !c.at_end() && c.parse_atom(&mut tok) < 0 {
             return None;
