@@ -51,6 +51,21 @@ pub(super) struct DotLock {
     path: PathBuf,
     dev: u64,
     ino: u64,
+    /// For a replace lock: the open lock file, which receives the new contents.
+    file: Option<File>,
+    /// Set once the lock file has been renamed over its target.
+    replaced: bool,
+}
+
+/// What the lock file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `<pid>:<host>`: the lock only excludes.
+    Pid,
+    /// Created empty; the holder writes the file's new contents into it and renames it over
+    /// the file (Dovecot's `file_dotlock_open` + `file_dotlock_replace`, used for
+    /// `subscriptions` and `dovecot-keywords`).
+    Replace,
 }
 
 /// The outcome of one attempt to take a lock.
@@ -67,21 +82,49 @@ impl DotLock {
         mode: CreateMode,
         wait: Duration,
     ) -> Result<DotLock, StoreError> {
-        let deadline = Instant::now() + wait;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            if let Attempt::Acquired(lock) = try_once(path, policy, mode)? {
-                return Ok(lock);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(StoreError::LockTimeout {
-                    path: path.to_owned(),
-                });
-            }
-            std::thread::sleep(jitter(pause).min(deadline - now));
-            pause = (pause * 3 / 2).min(Duration::from_millis(500));
+        acquire_kind(path, policy, mode, wait, Kind::Pid)
+    }
+
+    /// Takes a replace lock without waiting; `Ok(None)` while someone holds it.
+    pub(super) fn try_acquire_replace(
+        target: &Path,
+        policy: LockPolicy,
+        mode: CreateMode,
+    ) -> Result<Option<DotLock>, StoreError> {
+        Ok(
+            match try_once(&lock_path_of(target), policy, mode, Kind::Replace)? {
+                Attempt::Acquired(lock) => Some(lock),
+                Attempt::Busy => None,
+            },
+        )
+    }
+
+    /// The open lock file of a replace lock.
+    pub(super) fn file(&mut self) -> &mut File {
+        self.file
+            .as_mut()
+            .expect("only replace locks have a file; acquire_replace made this one")
+    }
+
+    /// Renames a replace lock's file over its target: the new contents become visible
+    /// atomically, and the lock is released. Fails, leaving the target alone, if the lock
+    /// was overridden meanwhile.
+    pub(super) fn replace(mut self, durable: bool) -> Result<(), StoreError> {
+        if durable {
+            self.file().sync_all().at(&self.path)?;
         }
+        if !self.is_ours() {
+            return Err(StoreError::LockTimeout {
+                path: self.path.clone(),
+            });
+        }
+        let target = self.path.with_extension("");
+        fs::rename(&self.path, &target).at(&target)?;
+        self.replaced = true;
+        if durable {
+            super::fsutil::fsync_dir(target.parent().unwrap_or(Path::new(".")))?;
+        }
+        Ok(())
     }
 
     /// Takes the lock if it is free or stale; `Ok(None)` while someone holds it.
@@ -90,7 +133,7 @@ impl DotLock {
         policy: LockPolicy,
         mode: CreateMode,
     ) -> Result<Option<DotLock>, StoreError> {
-        Ok(match try_once(path, policy, mode)? {
+        Ok(match try_once(path, policy, mode, Kind::Pid)? {
             Attempt::Acquired(lock) => Some(lock),
             Attempt::Busy => None,
         })
@@ -121,10 +164,43 @@ impl DotLock {
     }
 }
 
+/// `<target>.lock`.
+fn lock_path_of(target: &Path) -> PathBuf {
+    let mut name = target.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+fn acquire_kind(
+    path: &Path,
+    policy: LockPolicy,
+    mode: CreateMode,
+    wait: Duration,
+    kind: Kind,
+) -> Result<DotLock, StoreError> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Attempt::Acquired(lock) = try_once(path, policy, mode, kind)? {
+            return Ok(lock);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StoreError::LockTimeout {
+                path: path.to_owned(),
+            });
+        }
+        std::thread::sleep(jitter(pause).min(deadline - now));
+        pause = (pause * 3 / 2).min(Duration::from_millis(500));
+    }
+}
+
 impl Drop for DotLock {
     fn drop(&mut self) {
         let mut set = held();
-        if self.is_ours() {
+        if self.replaced {
+            // Renamed over its target: nothing left to remove.
+        } else if self.is_ours() {
             if let Err(e) = fs::remove_file(&self.path)
                 && !is_not_found(&e)
             {
@@ -139,8 +215,13 @@ impl Drop for DotLock {
     }
 }
 
-fn try_once(path: &Path, policy: LockPolicy, mode: CreateMode) -> Result<Attempt, StoreError> {
-    try_once_at(path, policy, mode, SystemTime::now())
+fn try_once(
+    path: &Path,
+    policy: LockPolicy,
+    mode: CreateMode,
+    kind: Kind,
+) -> Result<Attempt, StoreError> {
+    try_once_at(path, policy, mode, SystemTime::now(), kind)
 }
 
 /// One attempt, judging staleness as of `now`.
@@ -149,6 +230,7 @@ fn try_once_at(
     policy: LockPolicy,
     mode: CreateMode,
     now: SystemTime,
+    kind: Kind,
 ) -> Result<Attempt, StoreError> {
     {
         let mut guard = held();
@@ -158,7 +240,7 @@ fn try_once_at(
         }
         let mut verdict = Verdict::Gone;
         for _ in 0..2 {
-            if let Some(lock) = create(path, mode)? {
+            if let Some(lock) = create(path, mode, kind)? {
                 set.insert(path.to_owned());
                 return Ok(Attempt::Acquired(lock));
             }
@@ -183,7 +265,7 @@ fn try_once_at(
     if set.contains(path) {
         return Ok(Attempt::Busy);
     }
-    Ok(match create(path, mode)? {
+    Ok(match create(path, mode, kind)? {
         Some(lock) => {
             set.insert(path.to_owned());
             Attempt::Acquired(lock)
@@ -200,7 +282,10 @@ fn try_once_at(
 /// lock itself with `O_EXCL` would show other processes, for a moment, an empty file that
 /// still belongs to us: when we run as root, a Dovecot waiting for the lock as the mailbox
 /// owner then cannot watch it and logs an error.
-fn create(path: &Path, mode: CreateMode) -> Result<Option<DotLock>, StoreError> {
+fn create(path: &Path, mode: CreateMode, kind: Kind) -> Result<Option<DotLock>, StoreError> {
+    if kind == Kind::Replace {
+        return create_replace(path, mode);
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     let temp = dir.join(format!(
         ".temp.{}.{}.{:08x}",
@@ -220,7 +305,41 @@ fn create(path: &Path, mode: CreateMode) -> Result<Option<DotLock>, StoreError> 
         path: path.to_owned(),
         dev: meta.dev(),
         ino: meta.ino(),
+        file: None,
+        replaced: false,
     }))
+}
+
+/// Creates an empty replace lock with `O_EXCL`, as Dovecot does: its contents are the new
+/// file, so it cannot be prepared elsewhere and linked.
+fn create_replace(path: &Path, mode: CreateMode) -> Result<Option<DotLock>, StoreError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(super::fsutil::io_err(path, e)),
+    };
+    let meta = mode
+        .apply_to_file(&file, path)
+        .and_then(|()| file.metadata().at(path));
+    match meta {
+        Ok(meta) => Ok(Some(DotLock {
+            path: path.to_owned(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            file: Some(file),
+            replaced: false,
+        })),
+        Err(e) => {
+            let _ = fs::remove_file(path);
+            Err(e)
+        }
+    }
 }
 
 /// Writes a complete lock file (contents, mode, owner) at `path`, which must not exist.
@@ -358,7 +477,7 @@ mod tests {
     /// One attempt as if `secs` seconds had passed since the lock file was last changed.
     fn attempt_after(path: &Path, mode: CreateMode, secs: u64) -> Option<DotLock> {
         let later = SystemTime::now() + Duration::from_secs(secs);
-        match try_once_at(path, POLICY, mode, later).unwrap() {
+        match try_once_at(path, POLICY, mode, later, Kind::Pid).unwrap() {
             Attempt::Acquired(lock) => Some(lock),
             Attempt::Busy => None,
         }

@@ -1,5 +1,5 @@
-//! The store's public face: one Maildir++ INBOX (the maildir root), its messages as POP3
-//! needs them, and the operations on them.
+//! The store's public face: one Maildir (the INBOX at the mail root, or a Maildir++ folder
+//! beside it), its messages as POP3 and IMAP need them, and the operations on them.
 //!
 //! A `Maildir` holds no open files and no cached listing: every `sync` looks at the disk
 //! again, because Dovecot, MDAs and other Postern sessions change the maildir at any time.
@@ -14,12 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::flags::Flags;
 use super::fsutil::{IoContext, io_err};
+use super::keywords::Keywords;
 use super::perms::CreateMode;
 use super::session::SessionLock;
+use super::setflags::{self, FlagChange, FlagUpdate};
 use super::uidlist::Uidlist;
-use super::{StoreError, delete, read, sync};
+use super::{StoreError, dates, delete, read, sync};
 use crate::body::MessageBody;
+use std::time::SystemTime;
 
 /// How the store behaves.
 #[derive(Debug, Clone)]
@@ -50,6 +54,21 @@ pub struct MessageMeta {
     pub filename: String,
 }
 
+impl MessageMeta {
+    /// The message's flags, read off its file name (no file system access).
+    pub fn flags(&self) -> Flags {
+        Flags::from_filename(self.filename.as_bytes())
+    }
+
+    /// The base name: the file name without its `:2,<flags>` part, stable for the
+    /// message's life.
+    pub fn base(&self) -> &str {
+        self.filename
+            .split_once(super::filename::INFO_SEP as char)
+            .map_or(self.filename.as_str(), |(b, _)| b)
+    }
+}
+
 /// The mailbox as of one sync.
 #[derive(Debug, Clone)]
 pub struct Inbox {
@@ -71,6 +90,8 @@ pub struct Maildir {
     root: PathBuf,
     /// `root` resolved, so that lock paths are the same however the maildir was named.
     dir: PathBuf,
+    /// Where `dovecot-uidvalidity` lives: the mail root, shared by INBOX and every folder.
+    uidvalidity_dir: PathBuf,
     opts: StoreOptions,
     mode: CreateMode,
     /// Highest next-UID seen, by UIDVALIDITY.
@@ -80,6 +101,12 @@ pub struct Maildir {
 impl Maildir {
     /// Opens a maildir, creating it and its `cur/`, `new/` and `tmp/` as needed.
     pub fn open(root: &Path, opts: StoreOptions) -> Result<Maildir, StoreError> {
+        let mut md = Maildir::open_dir(root, opts)?;
+        md.uidvalidity_dir = md.dir.clone();
+        Ok(md)
+    }
+
+    fn open_dir(root: &Path, opts: StoreOptions) -> Result<Maildir, StoreError> {
         if !root.is_dir() {
             DirBuilder::new()
                 .recursive(true)
@@ -99,6 +126,7 @@ impl Maildir {
         let dir = fs::canonicalize(root).at(root)?;
         Ok(Maildir {
             root: root.to_owned(),
+            uidvalidity_dir: dir.clone(),
             dir,
             opts,
             mode,
@@ -127,6 +155,45 @@ impl Maildir {
         delete::delete(self, msgs)
     }
 
+    /// Changes one message's flags (IMAP STORE), following a rename by another client and
+    /// applying the change to the flags the file has now. A vanished file is
+    /// [`StoreError::Gone`].
+    pub fn set_flags(
+        &self,
+        msg: &MessageMeta,
+        change: &FlagChange,
+    ) -> Result<FlagUpdate, StoreError> {
+        let mut results = setflags::set_flags_many(self, &[msg], change)?;
+        results
+            .pop()
+            .unwrap_or(Err(StoreError::Gone { uid: msg.uid }))
+    }
+
+    /// Changes many messages' flags at once (`STORE 1:10000 +FLAGS (\Seen)`): the
+    /// keywords are resolved once and the directory is listed again at most once for files
+    /// renamed meanwhile. The outer error means nothing changed; each message has its own
+    /// outcome, in the order given.
+    pub fn set_flags_many(
+        &self,
+        msgs: &[&MessageMeta],
+        change: &FlagChange,
+    ) -> Result<Vec<Result<FlagUpdate, StoreError>>, StoreError> {
+        setflags::set_flags_many(self, msgs, change)
+    }
+
+    /// The folder's keyword names (`dovecot-keywords`), for FLAGS and PERMANENTFLAGS and
+    /// for turning a message's [`Flags::keywords`] into names.
+    pub fn keywords(&self) -> Result<Keywords, StoreError> {
+        Keywords::load(&self.dir)
+    }
+
+    /// The internal date (the file's mtime) of each message, in order: one `stat` per
+    /// message, and at most one directory listing for files renamed meanwhile. A message
+    /// whose file is gone is [`StoreError::Gone`].
+    pub fn internal_dates(&self, msgs: &[&MessageMeta]) -> Vec<Result<SystemTime, StoreError>> {
+        dates::internal_dates(self, msgs)
+    }
+
     /// Takes the POP3 maildrop lock (RFC 1939), shared with Dovecot's `pop3_lock_session`.
     pub fn lock_pop3_session(&self) -> Result<SessionLock, StoreError> {
         SessionLock::acquire(&self.dir, self.mode)
@@ -135,6 +202,11 @@ impl Maildir {
     /// The resolved maildir path all files are accessed under.
     pub(super) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The directory holding `dovecot-uidvalidity` (the mail root).
+    pub(super) fn uidvalidity_dir(&self) -> &Path {
+        &self.uidvalidity_dir
     }
 
     pub(super) fn options(&self) -> &StoreOptions {

@@ -6,18 +6,27 @@
 //! `dovecot-pop3-session.lock` POP3 maildrop lock. A POP3 client moving from Dovecot to Postern
 //! (or back) sees the same UIDLs and sizes and downloads nothing twice.
 //!
+//! For IMAP it also writes: flag changes are file renames (`flags`, `keywords`,
+//! `setflags`), new messages arrive through `tmp/` with their UID given at once (`append`),
+//! copies are hard links (`copy`), and the account's Maildir++ folders and subscriptions are
+//! kept exactly as Dovecot keeps them (`folders`, `subscriptions`, `listlock`).
+//!
 //! Everything is synchronous: the server calls it from a blocking thread pool.
 
+mod dates;
 mod delete;
 mod dotlock;
 mod filename;
+mod flags;
 mod fsutil;
+mod keywords;
 mod maildir;
 mod owner;
 mod perms;
 mod read;
 mod scan;
 mod session;
+mod setflags;
 mod size;
 mod sync;
 mod uidlist;
@@ -31,9 +40,12 @@ mod testutil;
 
 use std::path::PathBuf;
 
+pub use flags::{Flags, KeywordSet, MAX_KEYWORDS, SystemFlags};
+pub use keywords::Keywords;
 pub use maildir::{Inbox, Maildir, MessageMeta, StoreOptions};
 pub use read::message_opens;
 pub use session::SessionLock;
+pub use setflags::{FlagChange, FlagOp, FlagUpdate, NewFlags};
 pub use uidlist::uidl;
 
 /// Why a store operation failed.
@@ -54,7 +66,28 @@ pub enum StoreError {
     /// The message's file is no longer in the Maildir (expunged by another session).
     #[error("message {uid} has disappeared")]
     Gone { uid: u32 },
-    /// A dotlock stayed held by a live process for longer than we wait.
+    /// A dotlock stayed held by a live process for longer than we wait (IMAP:
+    /// `NO [INUSE]`, try again later).
     #[error("timed out waiting for {path}")]
     LockTimeout { path: PathBuf },
+    /// All 26 keyword letters of the folder are taken (IMAP: `NO [LIMIT]`; PERMANENTFLAGS
+    /// no longer offers `\*`).
+    #[error("no room for another keyword: a Maildir folder has 26")]
+    TooManyKeywords,
+    /// A keyword name that cannot be stored (empty, spaces, control characters).
+    #[error("invalid keyword {name:?}")]
+    InvalidKeyword { name: String },
+    /// A folder name that is not allowed (IMAP: `NO [CANNOT]`).
+    #[error("invalid mailbox name {name:?}: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    /// The folder already exists (IMAP: `NO [ALREADYEXISTS]`).
+    #[error("mailbox {name:?} already exists")]
+    AlreadyExists { name: String },
+    /// No such folder (IMAP: `NO [NONEXISTENT]`).
+    #[error("mailbox {name:?} does not exist")]
+    NonExistent { name: String },
+    /// The operation is not possible on this folder, e.g. deleting INBOX or renaming a
+    /// folder under itself (IMAP: `NO [CANNOT]`).
+    #[error("{reason}")]
+    Cannot { reason: &'static str },
 }

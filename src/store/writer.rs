@@ -38,7 +38,7 @@ pub(super) fn lock(md: &Maildir) -> Result<LockedList, StoreError> {
     )?;
     let mut list = match uidlist::load(md.dir()) {
         Ok(Some(list)) => list,
-        Ok(None) => Uidlist::new(uidvalidity::next(md.dir(), md.create_mode())),
+        Ok(None) => Uidlist::new(uidvalidity::next(md.uidvalidity_dir(), md.create_mode())),
         Err(LoadError::Io(e)) => return Err(e),
         Err(LoadError::Corrupt { reason, data }) => rebuild(md, &reason, &data),
     };
@@ -76,5 +76,5 @@ fn rebuild(md: &Maildir, reason: &str, data: &[u8]) -> Uidlist {
         tracing::warn!(path = %path.display(), "cannot set broken uidlist aside: {e}");
     }
     uidlist::salvage(data)
-        .unwrap_or_else(|| Uidlist::new(uidvalidity::next(md.dir(), md.create_mode())))
+        .unwrap_or_else(|| Uidlist::new(uidvalidity::next(md.uidvalidity_dir(), md.create_mode())))
 }
