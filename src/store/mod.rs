@@ -13,6 +13,8 @@
 //!
 //! Everything is synchronous: the server calls it from a blocking thread pool.
 
+mod append;
+mod copy;
 mod dates;
 mod delete;
 mod dotlock;
@@ -31,6 +33,7 @@ mod size;
 mod sync;
 mod uidlist;
 mod uidvalidity;
+mod unique;
 mod writer;
 
 #[cfg(test)]
@@ -40,6 +43,8 @@ mod testutil;
 
 use std::path::PathBuf;
 
+pub use append::Appended;
+pub use copy::Copied;
 pub use flags::{Flags, KeywordSet, MAX_KEYWORDS, SystemFlags};
 pub use keywords::Keywords;
 pub use maildir::{Inbox, Maildir, MessageMeta, StoreOptions};
