@@ -108,6 +108,17 @@ impl Maildir {
         Ok(md)
     }
 
+    /// Opens a folder's maildir, whose UIDVALIDITY counter is in the mail root.
+    pub(super) fn open_folder(
+        path: &Path,
+        mail_root: &Path,
+        opts: StoreOptions,
+    ) -> Result<Maildir, StoreError> {
+        let mut md = Maildir::open_dir(path, opts)?;
+        md.uidvalidity_dir = mail_root.to_owned();
+        Ok(md)
+    }
+
     fn open_dir(root: &Path, opts: StoreOptions) -> Result<Maildir, StoreError> {
         if !root.is_dir() {
             DirBuilder::new()
