@@ -85,6 +85,17 @@ impl DotLock {
         acquire_kind(path, policy, mode, wait, Kind::Pid)
     }
 
+    /// Takes a replace lock on `target` (the lock is `<target>.lock`), waiting up to `wait`.
+    /// The new contents go to [`file`](Self::file); [`replace`](Self::replace) installs them.
+    pub(super) fn acquire_replace(
+        target: &Path,
+        policy: LockPolicy,
+        mode: CreateMode,
+        wait: Duration,
+    ) -> Result<DotLock, StoreError> {
+        acquire_kind(&lock_path_of(target), policy, mode, wait, Kind::Replace)
+    }
+
     /// Takes a replace lock without waiting; `Ok(None)` while someone holds it.
     pub(super) fn try_acquire_replace(
         target: &Path,

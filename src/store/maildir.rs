@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::append::{self, Appended};
+use super::copy::{self, Copied};
 use super::flags::Flags;
 use super::fsutil::{IoContext, io_err};
 use super::keywords::Keywords;
 use super::perms::CreateMode;
 use super::session::SessionLock;
-use super::setflags::{self, FlagChange, FlagUpdate};
+use super::setflags::{self, FlagChange, FlagUpdate, NewFlags};
 use super::uidlist::Uidlist;
 use super::{StoreError, dates, delete, read, sync};
 use crate::body::MessageBody;
@@ -106,6 +108,17 @@ impl Maildir {
         Ok(md)
     }
 
+    /// Opens a folder's maildir, whose UIDVALIDITY counter is in the mail root.
+    pub(super) fn open_folder(
+        path: &Path,
+        mail_root: &Path,
+        opts: StoreOptions,
+    ) -> Result<Maildir, StoreError> {
+        let mut md = Maildir::open_dir(path, opts)?;
+        md.uidvalidity_dir = mail_root.to_owned();
+        Ok(md)
+    }
+
     fn open_dir(root: &Path, opts: StoreOptions) -> Result<Maildir, StoreError> {
         if !root.is_dir() {
             DirBuilder::new()
@@ -185,6 +198,25 @@ impl Maildir {
     /// for turning a message's [`Flags::keywords`] into names.
     pub fn keywords(&self) -> Result<Keywords, StoreError> {
         Keywords::load(&self.dir)
+    }
+
+    /// Saves a new message (IMAP APPEND) and gives it its UID at once, for `APPENDUID`.
+    /// The bytes are stored exactly as given. `internal_date` becomes the file's mtime
+    /// (IMAP INTERNALDATE); `None` is now.
+    pub fn append(
+        &self,
+        message: &[u8],
+        flags: &NewFlags,
+        internal_date: Option<SystemTime>,
+    ) -> Result<Appended, StoreError> {
+        append::append(self, message, flags, internal_date)
+    }
+
+    /// Copies messages, with their flags and internal dates, into `dest` (IMAP COPY, and
+    /// MOVE before [`delete`](Self::delete)). Files are hard-linked where possible. The
+    /// destination UIDs are given in the order of `msgs`, for `COPYUID`.
+    pub fn copy_to(&self, msgs: &[&MessageMeta], dest: &Maildir) -> Result<Copied, StoreError> {
+        copy::copy(self, msgs, dest)
     }
 
     /// The internal date (the file's mtime) of each message, in order: one `stat` per

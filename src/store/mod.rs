@@ -13,13 +13,17 @@
 //!
 //! Everything is synchronous: the server calls it from a blocking thread pool.
 
+mod append;
+mod copy;
 mod dates;
 mod delete;
 mod dotlock;
 mod filename;
 mod flags;
+mod folders;
 mod fsutil;
 mod keywords;
+mod listlock;
 mod maildir;
 mod owner;
 mod perms;
@@ -28,9 +32,11 @@ mod scan;
 mod session;
 mod setflags;
 mod size;
+mod subscriptions;
 mod sync;
 mod uidlist;
 mod uidvalidity;
+mod unique;
 mod writer;
 
 #[cfg(test)]
@@ -40,7 +46,10 @@ mod testutil;
 
 use std::path::PathBuf;
 
+pub use append::Appended;
+pub use copy::Copied;
 pub use flags::{Flags, KeywordSet, MAX_KEYWORDS, SystemFlags};
+pub use folders::{FolderInfo, Folders, SEPARATOR, check_name};
 pub use keywords::Keywords;
 pub use maildir::{Inbox, Maildir, MessageMeta, StoreOptions};
 pub use read::message_opens;
