@@ -11,13 +11,20 @@
 //! is the grammar, one file per command family; `command` the parsed form; `error` the refusals
 //! and their answers; `limits` the knobs; `mutf7` the mailbox name encoding.
 
+mod capability;
 mod command;
+pub mod date;
 mod error;
 mod limits;
+pub mod list;
 pub mod mutf7;
+mod output;
 mod parser;
 mod reader;
+mod session;
+mod settings;
 pub(crate) mod syntax;
+mod view;
 
 #[cfg(test)]
 mod tests;
@@ -29,4 +36,10 @@ pub use command::{
 };
 pub use error::{Error, ErrorKind, Status, Syntax};
 pub use limits::{LITERAL_MINUS_MAX, Limits, NonSyncLiterals};
+pub use output::Output;
 pub use reader::{CommandReader, Event, is_idle_done};
+pub use session::{
+    CloseReason, Event as SessionEvent, Failure, Folder, LoadedMessage, LoginReply, MessageError,
+    Reply, Request, SearchError, SearchJob, SearchSource, Selected, Session, StatusInfo,
+};
+pub use settings::Settings;

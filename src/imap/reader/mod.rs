@@ -86,7 +86,6 @@ struct Progress {
     literals: usize,
     /// The APPEND message: where its data would begin, and the data so far.
     message: Option<(usize, Vec<u8>)>,
-    message_nul: bool,
     /// Bytes that checks of incomplete commands may still re-read (see `check_prefix`).
     check_budget: usize,
 }
@@ -310,14 +309,7 @@ impl CommandReader {
             lf
         };
         let bytes = &self.buf[self.head..self.head + end];
-        let result = if self.cmd.message_nul {
-            Err(Error {
-                tag: leading_tag(bytes),
-                kind: Syntax::Nul.into(),
-            })
-        } else {
-            parser::parse(bytes, self.cmd.message.take(), self.limits.max_depth)
-        };
+        let result = parser::parse(bytes, self.cmd.message.take(), self.limits.max_depth);
         self.drop_command();
         Step::Event(match result {
             Ok(command) => Event::Command(command),
@@ -556,7 +548,6 @@ fn append_message(cmd: &mut Progress, data: &[u8], remaining: u64) {
         // moved at most once, while it is still small.
         message.reserve_exact(clamp(remaining, usize::MAX));
     }
-    cmd.message_nul |= memchr::memchr(0, data).is_some();
     message.extend_from_slice(data);
 }
 

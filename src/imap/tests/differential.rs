@@ -750,7 +750,8 @@ fn invalid_commands_are_refused_by_both() {
         b"a APPEND x\r\n",
         b"a APPEND x (\\Seen)\r\n",
         b"a APPEND x \"31-Feb-2001 00:00:00 +0000\" {1}\r\nx\r\n",
-        b"a APPEND x {3}\r\na\0b\r\n",
+        // Not here: an APPEND message with a NUL, which imap-codec refuses (RFC 3501's CHAR8)
+        // and Postern takes, as Dovecot does (see `literals::message_with_nul_is_taken_as_it_is`).
         b"a FETCH\r\n",
         b"a FETCH 1\r\n",
         b"a FETCH 0 FLAGS\r\n",

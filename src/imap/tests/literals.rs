@@ -156,17 +156,23 @@ fn append_message_is_marked_and_the_mailbox_literal_is_not() {
     assert_eq!(events[1], continuation("a", 3, true));
 }
 
+/// RFC 3501's CHAR8 excludes NUL, but real mail holds NULs now and then (the shared corpus
+/// has such a message), Dovecot stores them, and a message must survive APPEND byte for
+/// byte: the APPEND message is taken as it is. NUL anywhere else is still refused.
 #[test]
-fn message_with_nul_is_bad_after_its_data() {
+fn message_with_nul_is_taken_as_it_is() {
+    let got = events(b"a APPEND INBOX {3+}\r\nx\0y\r\nb NOOP\r\n");
+    assert!(
+        matches!(&got[0], Event::Command(Command { body: CommandBody::Append { message, .. }, .. }) if message == b"x\0y"),
+        "{got:?}"
+    );
+    assert_eq!(got[1], Event::Command(command("b NOOP")));
     assert_eq!(
-        events(b"a APPEND INBOX {3+}\r\nx\0y\r\nb NOOP\r\n"),
-        vec![
-            Event::Error(Error {
-                tag: Some("a".into()),
-                kind: Syntax::Nul.into()
-            }),
-            Event::Command(command("b NOOP"))
-        ]
+        events(b"a LOGIN {3+}\r\nx\0y pw\r\n"),
+        vec![Event::Error(Error {
+            tag: Some("a".into()),
+            kind: Syntax::Nul.into()
+        })]
     );
 }
 
