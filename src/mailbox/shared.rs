@@ -1,0 +1,619 @@
+//! The one shared state per open folder per process: [`SharedMailbox`].
+//!
+//! Every session that selects a folder, on whichever worker thread, shares one of these. It
+//! owns the folder's Maildir handle and index, publishes a new [`Snapshot`] whenever the
+//! folder changes — by a session of ours (STORE, EXPUNGE, APPEND, COPY) or behind our back
+//! (an MDA delivering into `new/`, Dovecot changing flags), which [`refresh`] finds — and
+//! tells the workers whose sessions watch it ([`Notify`]). It also decides who gets
+//! `\Recent`: each new message goes to exactly one session, the first that is told of it.
+//!
+//! Everything here is blocking file-system work and runs on the blocking pool, never on an
+//! event loop. Changes are serialised by one mutex per folder; readers take the current
+//! snapshot under it and then work from their own `Arc` without holding anything.
+//!
+//! [`refresh`]: SharedMailbox::refresh
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::index::{self, IndexFile, Record};
+use super::snapshot::{Message, Snapshot};
+use crate::body::MessageBody;
+use crate::store::{
+    Copied, FlagChange, FlagOp, Maildir, MessageMeta, NewFlags, StoreError, SystemFlags,
+};
+
+/// How a folder's changes reach the workers whose sessions watch it.
+pub trait Notify: Send + Sync {
+    /// Folder `mailbox` changed; `worker` has sessions watching it.
+    fn changed(&self, worker: usize, mailbox: u64);
+}
+
+/// What the index of every folder keeps.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Header fields whose lines are cached (see [`crate::config::ImapConfig::cached_headers`]).
+    pub cached_headers: Vec<String>,
+}
+
+impl IndexOptions {
+    fn fingerprint(&self) -> u64 {
+        index::header_fingerprint(&self.cached_headers)
+    }
+}
+
+/// An open folder, shared by all its sessions. See the module docs.
+pub struct SharedMailbox {
+    id: u64,
+    maildir: Maildir,
+    options: Arc<IndexOptions>,
+    notify: Arc<dyn Notify>,
+    state: Mutex<State>,
+    /// Sessions watching, by worker.
+    watchers: Mutex<Vec<u32>>,
+    /// A refresh has been asked for and has not started yet.
+    refresh_queued: AtomicBool,
+}
+
+struct State {
+    snapshot: Arc<Snapshot>,
+    /// The store's view of each message, in the snapshot's order.
+    metas: Vec<MessageMeta>,
+    /// Highest UID any refresh has seen: a newer one is new mail, `\Recent` for someone.
+    max_uid_seen: u32,
+    /// New messages no session has been told of yet.
+    unclaimed_recent: Vec<u32>,
+    /// Messages some open session holds `\Recent` for (STATUS counts them).
+    claimed_recent: usize,
+    generation: u64,
+}
+
+impl std::fmt::Debug for SharedMailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMailbox")
+            .field("id", &self.id)
+            .field("dir", &self.maildir.root())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What STATUS reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub messages: u32,
+    pub recent: u32,
+    pub uid_next: u32,
+    pub uid_validity: u32,
+    pub unseen: u32,
+}
+
+impl SharedMailbox {
+    /// Opens the folder whose Maildir is `dir` and reads it once (indexing what is not
+    /// indexed yet). Blocking.
+    pub(crate) fn open(
+        id: u64,
+        maildir: Maildir,
+        options: Arc<IndexOptions>,
+        notify: Arc<dyn Notify>,
+        workers: usize,
+    ) -> Result<Arc<SharedMailbox>, StoreError> {
+        let shared = Arc::new(SharedMailbox {
+            id,
+            maildir,
+            options,
+            notify,
+            state: Mutex::new(State {
+                snapshot: Arc::new(Snapshot::empty(0)),
+                metas: Vec::new(),
+                max_uid_seen: 0,
+                unclaimed_recent: Vec::new(),
+                claimed_recent: 0,
+                generation: 0,
+            }),
+            watchers: Mutex::new(vec![0; workers.max(1)]),
+            refresh_queued: AtomicBool::new(false),
+        });
+        shared.refresh_inner(true)?;
+        Ok(shared)
+    }
+
+    /// This folder's id, unique in the process.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The folder's Maildir directory.
+    pub fn dir(&self) -> &Path {
+        self.maildir.root()
+    }
+
+    pub(crate) fn maildir(&self) -> &Maildir {
+        &self.maildir
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The newest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.lock().snapshot.clone()
+    }
+
+    /// The newest snapshot if it is newer than `generation`.
+    pub fn newer_than(&self, generation: u64) -> Option<Arc<Snapshot>> {
+        let state = self.lock();
+        (state.snapshot.generation > generation).then(|| state.snapshot.clone())
+    }
+
+    /// Takes `\Recent` for every new message in `snapshot` that no session has yet: the
+    /// caller's session is the first to be told of them (RFC 3501 section 2.3.2).
+    pub fn claim_recent(&self, snapshot: &Snapshot) -> Vec<u32> {
+        let mut state = self.lock();
+        let (mine, rest): (Vec<u32>, Vec<u32>) = state
+            .unclaimed_recent
+            .iter()
+            .partition(|&&uid| snapshot.position(uid).is_some());
+        state.unclaimed_recent = rest;
+        state.claimed_recent += mine.len();
+        mine
+    }
+
+    /// A session that held `\Recent` for `count` messages let go of the folder.
+    pub fn release_recent(&self, count: usize) {
+        let mut state = self.lock();
+        state.claimed_recent = state.claimed_recent.saturating_sub(count);
+    }
+
+    /// STATUS figures from the newest snapshot.
+    pub fn counts(&self) -> Counts {
+        let state = self.lock();
+        let s = &state.snapshot;
+        Counts {
+            messages: s.len() as u32,
+            recent: (state.unclaimed_recent.len() + state.claimed_recent) as u32,
+            uid_next: s.uid_next,
+            uid_validity: s.uid_validity,
+            unseen: s
+                .messages
+                .iter()
+                .filter(|m| !m.flags.system.contains(SystemFlags::SEEN))
+                .count() as u32,
+        }
+    }
+
+    /// A session on `worker` starts watching; returns whether it is the folder's first
+    /// watcher (the caller then starts watching the directories).
+    pub fn watch(&self, worker: usize) -> bool {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        let first = w.iter().all(|&n| n == 0);
+        if let Some(n) = w.get_mut(worker) {
+            *n += 1;
+        }
+        first
+    }
+
+    /// A session on `worker` stops watching; returns whether nobody watches any more.
+    pub fn unwatch(&self, worker: usize) -> bool {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = w.get_mut(worker) {
+            *n = n.saturating_sub(1);
+        }
+        w.iter().all(|&n| n == 0)
+    }
+
+    /// Marks a refresh as wanted; returns false if one is already queued, so that a burst of
+    /// directory events makes one refresh, not one each.
+    pub fn queue_refresh(&self) -> bool {
+        !self.refresh_queued.swap(true, Ordering::AcqRel)
+    }
+
+    /// Looks at the folder on disk and publishes what changed. Blocking.
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        self.refresh_queued.store(false, Ordering::Release);
+        self.refresh_inner(false)
+    }
+
+    fn refresh_inner(&self, first: bool) -> Result<(), StoreError> {
+        // Mail still in new/ is mail nobody has seen: \Recent at the first look, whoever
+        // moves it to cur/ (this sync will).
+        let in_new = if first {
+            names_in_new(self.dir())
+        } else {
+            HashSet::new()
+        };
+        let inbox = self.maildir.sync()?;
+        let keywords = self.maildir.keywords()?;
+        let mut state = self.lock();
+        let old = state.snapshot.clone();
+        let index = if old.uid_validity == inbox.uid_validity && !first {
+            old.index.clone()
+        } else {
+            Arc::new(
+                IndexFile::load(self.dir(), inbox.uid_validity, self.options.fingerprint())
+                    .unwrap_or_else(|e| {
+                        tracing::warn!("index unreadable, rebuilding it: {e}");
+                        IndexFile::empty()
+                    }),
+            )
+        };
+        let index = self.index_missing(index, &inbox.messages, inbox.uid_validity);
+        let messages: Vec<Message> = inbox
+            .messages
+            .iter()
+            .map(|meta| message_from(meta, &index))
+            .collect();
+        let keyword_names: Vec<String> = keywords.iter().map(|(_, n)| n.to_owned()).collect();
+        let same = old.uid_validity == inbox.uid_validity
+            && old.uid_next == inbox.next_uid
+            && *old.keywords == keyword_names
+            && old.messages.len() == messages.len()
+            && old
+                .messages
+                .iter()
+                .zip(&messages)
+                .all(|(a, b)| a.uid == b.uid && a.flags == b.flags);
+        if same && !first {
+            state.metas = inbox.messages;
+            return Ok(());
+        }
+        // New mail: UIDs above what any refresh saw, or (at the first look) still in new/.
+        let max_seen = state.max_uid_seen;
+        for meta in &inbox.messages {
+            let new = if first {
+                in_new.contains(meta.base())
+            } else {
+                meta.uid > max_seen
+            };
+            if new && !state.unclaimed_recent.contains(&meta.uid) {
+                state.unclaimed_recent.push(meta.uid);
+            }
+        }
+        state.max_uid_seen = inbox
+            .messages
+            .iter()
+            .map(|m| m.uid)
+            .max()
+            .unwrap_or(0)
+            .max(max_seen);
+        let live: HashSet<u32> = inbox.messages.iter().map(|m| m.uid).collect();
+        state.unclaimed_recent.retain(|uid| live.contains(uid));
+        state.generation += 1;
+        state.snapshot = Arc::new(Snapshot {
+            uid_validity: inbox.uid_validity,
+            uid_next: inbox.next_uid,
+            generation: state.generation,
+            keywords_open: !keywords.is_full(),
+            keywords: Arc::new(keyword_names),
+            messages,
+            index,
+        });
+        state.metas = inbox.messages;
+        drop(state);
+        if !first {
+            self.tell_watchers();
+        }
+        Ok(())
+    }
+
+    /// Adds index records for the messages that have none (or a stale one), and returns the
+    /// index to use. Failing to write the index is not fatal: the messages are then served
+    /// from their files.
+    fn index_missing(
+        &self,
+        index: Arc<IndexFile>,
+        metas: &[MessageMeta],
+        uid_validity: u32,
+    ) -> Arc<IndexFile> {
+        let missing: Vec<&MessageMeta> = metas
+            .iter()
+            .filter(|m| {
+                index
+                    .get(m.uid)
+                    .is_none_or(|e| e.base != m.base().as_bytes())
+            })
+            .collect();
+        let live = metas.len();
+        if missing.is_empty() && !index.wants_rewrite(live) {
+            return index;
+        }
+        let dates = self.maildir.internal_dates(&missing);
+        let names: Vec<&str> = self
+            .options
+            .cached_headers
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut records = Vec::with_capacity(missing.len());
+        for (meta, date) in missing.iter().zip(dates) {
+            let Ok(date) = date else { continue };
+            let body = match self.maildir.read(meta) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(uid = meta.uid, "cannot index message: {e}");
+                    continue;
+                }
+            };
+            records.push(record_for(meta, body.as_bytes(), date, &names));
+        }
+        let live_uids: HashSet<u32> = metas.iter().map(|m| m.uid).collect();
+        let rewrite = index.wants_rewrite(live);
+        let written = index::write(
+            self.dir(),
+            uid_validity,
+            self.options.fingerprint(),
+            &index,
+            &|uid| live_uids.contains(&uid),
+            &records,
+            rewrite,
+        );
+        if let Err(e) = written {
+            tracing::warn!("cannot write the index: {e}");
+            return index;
+        }
+        match IndexFile::load(self.dir(), uid_validity, self.options.fingerprint()) {
+            Ok(fresh) => Arc::new(fresh),
+            Err(e) => {
+                tracing::warn!("cannot reload the index: {e}");
+                index
+            }
+        }
+    }
+
+    fn tell_watchers(&self) {
+        let w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        for (worker, &n) in w.iter().enumerate() {
+            if n > 0 {
+                self.notify.changed(worker, self.id);
+            }
+        }
+    }
+
+    /// Publishes the state after a change of ours: the new metas, with the index as it is.
+    fn publish(&self, state: &mut State, uid_next: Option<u32>) {
+        let old = state.snapshot.clone();
+        let keywords = match self.maildir.keywords() {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!("cannot read dovecot-keywords: {e}");
+                return;
+            }
+        };
+        let messages: Vec<Message> = state
+            .metas
+            .iter()
+            .map(|meta| {
+                let mut m = message_from(meta, &old.index);
+                // Facts the index may not have yet come from the old snapshot.
+                if let Some(p) = old.position(meta.uid) {
+                    m.internal_date = old.messages[p].internal_date;
+                }
+                m
+            })
+            .collect();
+        state.generation += 1;
+        state.snapshot = Arc::new(Snapshot {
+            uid_validity: old.uid_validity,
+            uid_next: uid_next.unwrap_or(old.uid_next).max(old.uid_next),
+            generation: state.generation,
+            keywords_open: !keywords.is_full(),
+            keywords: Arc::new(keywords.iter().map(|(_, n)| n.to_owned()).collect()),
+            messages,
+            index: old.index.clone(),
+        });
+    }
+
+    /// STORE: changes the flags of these messages. Messages expunged meanwhile are skipped.
+    pub fn store_flags(&self, uids: &[u32], op: FlagOp, flags: NewFlags) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let targets: Vec<MessageMeta> = uids
+            .iter()
+            .filter_map(|uid| find(&state.metas, *uid).cloned())
+            .collect();
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&MessageMeta> = targets.iter().collect();
+        let change = FlagChange { op, flags };
+        let results = self.maildir.set_flags_many(&refs, &change)?;
+        let mut changed = false;
+        for result in results {
+            match result {
+                Ok(update) => {
+                    if let Some(meta) = find_mut(&mut state.metas, update.uid)
+                        && meta.filename != update.filename
+                    {
+                        meta.filename = update.filename;
+                        changed = true;
+                    }
+                }
+                Err(StoreError::Gone { uid }) => {
+                    tracing::debug!(uid, "message expunged before STORE");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if changed {
+            self.publish(&mut state, None);
+            drop(state);
+            self.tell_watchers();
+        }
+        Ok(())
+    }
+
+    /// EXPUNGE: removes the `\Deleted` messages (only those in `uids` when given). Returns
+    /// the UIDs removed.
+    pub fn expunge(&self, uids: Option<&[u32]>) -> Result<Vec<u32>, StoreError> {
+        let mut state = self.lock();
+        let doomed: Vec<MessageMeta> = state
+            .metas
+            .iter()
+            .filter(|m| m.flags().system.contains(SystemFlags::DELETED))
+            .filter(|m| uids.is_none_or(|set| set.contains(&m.uid)))
+            .cloned()
+            .collect();
+        let removed = self.remove(&mut state, &doomed)?;
+        drop(state);
+        if !removed.is_empty() {
+            self.tell_watchers();
+        }
+        Ok(removed)
+    }
+
+    /// Removes exactly these messages (MOVE's second half). Returns the UIDs removed.
+    pub fn remove_uids(&self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
+        let mut state = self.lock();
+        let doomed: Vec<MessageMeta> = uids
+            .iter()
+            .filter_map(|uid| find(&state.metas, *uid).cloned())
+            .collect();
+        let removed = self.remove(&mut state, &doomed)?;
+        drop(state);
+        if !removed.is_empty() {
+            self.tell_watchers();
+        }
+        Ok(removed)
+    }
+
+    /// Deletes the files and drops the messages from the state, under the caller's lock.
+    fn remove(&self, state: &mut State, doomed: &[MessageMeta]) -> Result<Vec<u32>, StoreError> {
+        if doomed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let refs: Vec<&MessageMeta> = doomed.iter().collect();
+        self.maildir.delete(&refs)?;
+        let gone: HashSet<u32> = doomed.iter().map(|m| m.uid).collect();
+        state.metas.retain(|m| !gone.contains(&m.uid));
+        state.unclaimed_recent.retain(|u| !gone.contains(u));
+        self.publish(state, None);
+        let mut removed: Vec<u32> = gone.into_iter().collect();
+        removed.sort_unstable();
+        Ok(removed)
+    }
+
+    /// APPEND into this folder. Returns (UIDVALIDITY, UID).
+    pub fn append(
+        &self,
+        message: &[u8],
+        flags: &NewFlags,
+        date: Option<SystemTime>,
+    ) -> Result<(u32, u32), StoreError> {
+        let appended = self.maildir.append(message, flags, date)?;
+        self.refresh_inner(false)?;
+        Ok((appended.uid_validity, appended.uid))
+    }
+
+    /// COPY these messages into `dest`. Returns (destination UIDVALIDITY, source UIDs,
+    /// destination UIDs) for the messages copied.
+    pub fn copy_to(
+        &self,
+        uids: &[u32],
+        dest: &Maildir,
+    ) -> Result<(u32, Vec<u32>, Vec<u32>), StoreError> {
+        let targets: Vec<MessageMeta> = {
+            let state = self.lock();
+            uids.iter()
+                .filter_map(|uid| find(&state.metas, *uid).cloned())
+                .collect()
+        };
+        let refs: Vec<&MessageMeta> = targets.iter().collect();
+        let Copied {
+            uid_validity,
+            uids: pairs,
+            ..
+        } = self.maildir.copy_to(&refs, dest)?;
+        let (src, dst) = pairs.into_iter().unzip();
+        Ok((uid_validity, src, dst))
+    }
+
+    /// The bytes of a message (FETCH). Cheap: an open and a map.
+    pub fn read(&self, uid: u32) -> Result<MessageBody, StoreError> {
+        let meta = {
+            let state = self.lock();
+            find(&state.metas, uid).cloned()
+        };
+        match meta {
+            Some(meta) => self.maildir.read(&meta),
+            None => Err(StoreError::Gone { uid }),
+        }
+    }
+}
+
+fn find(metas: &[MessageMeta], uid: u32) -> Option<&MessageMeta> {
+    metas
+        .binary_search_by_key(&uid, |m| m.uid)
+        .ok()
+        .map(|i| &metas[i])
+}
+
+fn find_mut(metas: &mut [MessageMeta], uid: u32) -> Option<&mut MessageMeta> {
+    metas
+        .binary_search_by_key(&uid, |m| m.uid)
+        .ok()
+        .map(|i| &mut metas[i])
+}
+
+/// A snapshot message from the store's listing and the index.
+fn message_from(meta: &MessageMeta, index: &IndexFile) -> Message {
+    let slot = index.position(meta.uid).filter(|&p| {
+        index
+            .at(p)
+            .is_some_and(|e| e.base == meta.base().as_bytes())
+    });
+    let internal_date = slot
+        .and_then(|p| index.at(p))
+        .map_or(0, |e| e.internal_date);
+    Message {
+        uid: meta.uid,
+        flags: meta.flags(),
+        wire_size: meta.size,
+        internal_date,
+        slot: slot.map(|p| p as u32),
+    }
+}
+
+/// The index record of a message.
+pub(crate) fn record_for(
+    meta: &MessageMeta,
+    bytes: &[u8],
+    date: SystemTime,
+    cached: &[&str],
+) -> Record {
+    let analysis = crate::mime::analyze(bytes);
+    let mut parts = Vec::new();
+    analysis.parts.encode(&mut parts);
+    Record {
+        uid: meta.uid,
+        base: meta.base().as_bytes().to_vec(),
+        internal_date: unix_seconds(date),
+        stored_size: bytes.len() as u64,
+        wire_size: meta.size,
+        envelope: analysis.envelope,
+        body: analysis.body,
+        bodystructure: analysis.bodystructure,
+        headers: crate::mime::select_header_lines(bytes, cached),
+        parts,
+    }
+}
+
+fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64) - i64::from(e.duration().subsec_nanos() > 0),
+    }
+}
+
+/// Base names of the files in `new/`.
+fn names_in_new(dir: &Path) -> HashSet<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("new")) else {
+        return HashSet::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .map(|n| n.split(':').next().unwrap_or_default().to_owned())
+        .collect()
+}
