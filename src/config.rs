@@ -42,6 +42,8 @@ pub struct Config {
     pub mail: MailConfig,
     #[serde(default)]
     pub pop3: Pop3Config,
+    #[serde(default)]
+    pub imap: ImapConfig,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
 }
@@ -195,6 +197,116 @@ impl Default for Pop3Config {
     }
 }
 
+/// `[imap]`: the IMAP service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapConfig {
+    pub login_type: LoginType,
+    /// Autologout timer; RFC 3501 requires at least thirty minutes.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Longest command, literal data excluded. RFC 7162 asks clients to keep lines under
+    /// 8192 octets, and UID sets from big mailboxes get long, so this is much larger than
+    /// POP3's limit.
+    pub max_line_length: usize,
+    /// Largest literal outside APPEND (a password, a search string, a mailbox name).
+    pub max_literal: u64,
+    /// Largest message APPEND accepts; a larger one gets `NO [TOOBIG]`.
+    pub max_message_size: u64,
+    /// Errors in a row before the session is closed (0 = never).
+    pub max_bad_commands: u32,
+    /// Header fields kept in each mailbox's index, so that a client's header-only FETCH
+    /// of them never opens a message file. The defaults are what common clients ask for.
+    pub cached_headers: Vec<String>,
+    /// RFC 6154 SPECIAL-USE attributes by folder name: `Sent = "\\Sent"`.
+    pub special_use: std::collections::BTreeMap<String, String>,
+}
+
+/// What Thunderbird, Apple Mail, K-9, Outlook, Evolution and mbsync ask for in their
+/// header-only FETCHes (`BODY.PEEK[HEADER.FIELDS (...)]`), collected from their requests.
+pub const DEFAULT_CACHED_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Reply-To",
+    "Sender",
+    "Content-Type",
+    "Priority",
+    "X-Priority",
+    "Importance",
+    "Newsgroups",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Post",
+    "Delivered-To",
+    "X-Mailer",
+    "X-TUID",
+    "X-K9mail-Identity",
+    "Chat-Version",
+    "Disposition-Notification-To",
+    "Return-Path",
+];
+
+/// The folders Debian's Dovecot marks with a SPECIAL-USE attribute (its 15-mailboxes.conf),
+/// plus `Archive`.
+const DEFAULT_SPECIAL_USE: &[(&str, &str)] = &[
+    ("Archive", "\\Archive"),
+    ("Drafts", "\\Drafts"),
+    ("Junk", "\\Junk"),
+    ("Sent", "\\Sent"),
+    ("Sent Messages", "\\Sent"),
+    ("Trash", "\\Trash"),
+];
+
+/// The attributes RFC 6154 defines.
+const SPECIAL_USE_ATTRIBUTES: &[&str] = &[
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+];
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            login_type: LoginType::Secure,
+            idle_timeout: Duration::from_secs(30 * 60),
+            max_line_length: 64 * 1024,
+            max_literal: 64 * 1024,
+            max_message_size: 64 * 1024 * 1024,
+            max_bad_commands: 20,
+            cached_headers: DEFAULT_CACHED_HEADERS
+                .iter()
+                .map(|&h| h.to_owned())
+                .collect(),
+            special_use: DEFAULT_SPECIAL_USE
+                .iter()
+                .map(|&(name, attr)| (name.to_owned(), attr.to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl ImapConfig {
+    /// A configured SPECIAL-USE attribute in its canonical spelling (`\Sent`), if it is one
+    /// RFC 6154 defines.
+    pub fn canonical_special_use(attr: &str) -> Option<&'static str> {
+        SPECIAL_USE_ATTRIBUTES
+            .iter()
+            .copied()
+            .find(|known| known.eq_ignore_ascii_case(attr))
+    }
+}
+
 /// What a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -203,17 +315,37 @@ pub enum ListenerKind {
     Pop3,
     /// POP3 inside implicit TLS (port 995).
     Pop3s,
+    /// IMAP on a plain socket, STARTTLS when a certificate is configured (port 143).
+    Imap,
+    /// IMAP inside implicit TLS (port 993).
+    Imaps,
+}
+
+/// The protocol a listener speaks, whatever its transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Pop3,
+    Imap,
 }
 
 impl ListenerKind {
     pub fn implicit_tls(self) -> bool {
-        matches!(self, ListenerKind::Pop3s)
+        matches!(self, ListenerKind::Pop3s | ListenerKind::Imaps)
+    }
+
+    pub fn protocol(self) -> Protocol {
+        match self {
+            ListenerKind::Pop3 | ListenerKind::Pop3s => Protocol::Pop3,
+            ListenerKind::Imap | ListenerKind::Imaps => Protocol::Imap,
+        }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             ListenerKind::Pop3 => "pop3",
             ListenerKind::Pop3s => "pop3s",
+            ListenerKind::Imap => "imap",
+            ListenerKind::Imaps => "imaps",
         }
     }
 }
@@ -322,6 +454,7 @@ impl Config {
                 ),
             ));
         }
+        self.validate_imap()?;
         if let Some(e) = &self.pop3.expire
             && e != "NEVER"
             && e.parse::<u32>().is_err()
@@ -333,6 +466,62 @@ impl Config {
         }
         if self.mail.location.is_empty() {
             return Err(("mail.location", "must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_imap(&self) -> Result<(), (&'static str, String)> {
+        let imap = &self.imap;
+        let serves_imap = self
+            .listeners
+            .iter()
+            .any(|l| l.kind.protocol() == Protocol::Imap);
+        if serves_imap && imap.login_type != LoginType::Plaintext && self.tls.is_none() {
+            return Err((
+                "imap.login_type",
+                format!(
+                    "`{}` needs TLS but there is no [tls] section; configure a certificate or \
+                     use login_type = \"plaintext\"",
+                    imap.login_type.as_str()
+                ),
+            ));
+        }
+        if imap.idle_timeout < Duration::from_secs(30 * 60) {
+            return Err((
+                "imap.idle_timeout",
+                "RFC 3501 requires the autologout timer to be at least 30 minutes".into(),
+            ));
+        }
+        if imap.max_line_length < 1024 {
+            return Err(("imap.max_line_length", "must be at least 1024".into()));
+        }
+        if imap.max_literal < 1024 {
+            return Err(("imap.max_literal", "must be at least 1024".into()));
+        }
+        if imap.max_message_size < 1024 {
+            return Err(("imap.max_message_size", "must be at least 1024".into()));
+        }
+        for name in &imap.cached_headers {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                return Err((
+                    "imap.cached_headers",
+                    format!("{name:?} is not a header field name"),
+                ));
+            }
+        }
+        for (folder, attr) in &imap.special_use {
+            if ImapConfig::canonical_special_use(attr).is_none() {
+                return Err((
+                    "imap.special_use",
+                    format!(
+                        "{folder}: {attr:?} is not an RFC 6154 attribute (\\All, \\Archive, \
+                         \\Drafts, \\Flagged, \\Junk, \\Sent, \\Trash)"
+                    ),
+                ));
+            }
+            if folder.is_empty() {
+                return Err(("imap.special_use", "empty folder name".into()));
+            }
         }
         Ok(())
     }

@@ -11,9 +11,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// The demo's ports: POP3, POP3S (IMAP will take 1143/1993).
+/// The demo's ports: POP3, POP3S, IMAP, IMAPS.
 pub const POP3_PORT: u16 = 1110;
 pub const POP3S_PORT: u16 = 1995;
+pub const IMAP_PORT: u16 = 1143;
+pub const IMAPS_PORT: u16 = 1993;
 /// Both demo accounts use this password.
 pub const PASSWORD: &str = "demo";
 
@@ -34,12 +36,19 @@ impl Demo {
   config:    {config}   (copy it to start your own)
   accounts:  alice and bob, password \"{PASSWORD}\"  ({dir}/users)
   mail:      {dir}/mail/<user>/Maildir
-  login:     plaintext-login: passwords only after TLS (STLS or port {POP3S_PORT}); APOP and
-             CRAM-MD5 also work without TLS. bob's secret is stored in clear, so every
-             mechanism works for him; alice's is an ARGON2ID hash, so she needs a mechanism
-             that sends the password (USER/PASS, PLAIN, LOGIN) and therefore TLS.
+  folders:   INBOX, Sent, Drafts, Trash and Archive (IMAP)
+  login:     plaintext-login: passwords only after TLS (STLS/STARTTLS, or ports {POP3S_PORT} and
+             {IMAPS_PORT}); APOP and CRAM-MD5 also work without TLS. bob's secret is stored in
+             clear, so every mechanism works for him; alice's is an ARGON2ID hash, so she
+             needs a mechanism that sends the password (USER/PASS, LOGIN, PLAIN) and so TLS.
 
-Try:
+Try IMAP:
+  curl -k imaps://127.0.0.1:{IMAPS_PORT}/ -u bob:{PASSWORD}                        # list folders
+  curl -k 'imaps://127.0.0.1:{IMAPS_PORT}/INBOX;UID=1' -u bob:{PASSWORD}           # read UID 1
+  curl -k --ssl-reqd imap://127.0.0.1:{IMAP_PORT}/INBOX -X 'SEARCH UNSEEN' -u alice:{PASSWORD}
+  openssl s_client -quiet -connect 127.0.0.1:{IMAPS_PORT}    # then: a LOGIN bob demo, b SELECT INBOX,
+                                                        # c FETCH 1:3 (FLAGS ENVELOPE), d LOGOUT
+Try POP3:
   curl -k pop3s://127.0.0.1:{POP3S_PORT}/ -u bob:{PASSWORD}                  # list
   curl -k pop3s://127.0.0.1:{POP3S_PORT}/1 -u bob:{PASSWORD}                 # read message 1
   curl -k --ssl-reqd pop3://127.0.0.1:{POP3_PORT}/ -u bob:{PASSWORD}         # via STLS
@@ -78,8 +87,11 @@ pub fn create(dir: &Path) -> io::Result<Demo> {
         bob = bob_home.display(),
     );
     fs::write(dir.join("users"), users)?;
-    write_mailbox(&alice_home.join("Maildir"), "alice", 36)?;
-    write_mailbox(&bob_home.join("Maildir"), "bob", 24)?;
+    for (home, user, count) in [(&alice_home, "alice", 36), (&bob_home, "bob", 24)] {
+        let root = home.join("Maildir");
+        write_mailbox(&root, user, count)?;
+        write_folders(&root, user)?;
+    }
     fs::write(&config_path, demo_config())?;
     Ok(Demo {
         dir,
@@ -117,6 +129,10 @@ location = "~/Maildir"
 login_type = "plaintext-login"
 idle_timeout = "10m"
 
+[imap]
+# plaintext | plaintext-login | secure
+login_type = "plaintext-login"
+
 [[listener]]
 kind = "pop3"
 address = "127.0.0.1:{POP3_PORT}"
@@ -124,6 +140,14 @@ address = "127.0.0.1:{POP3_PORT}"
 [[listener]]
 kind = "pop3s"
 address = "127.0.0.1:{POP3S_PORT}"
+
+[[listener]]
+kind = "imap"
+address = "127.0.0.1:{IMAP_PORT}"
+
+[[listener]]
+kind = "imaps"
+address = "127.0.0.1:{IMAPS_PORT}"
 "#
     )
 }
@@ -178,6 +202,36 @@ fn write_mailbox(root: &Path, user: &str, count: usize) -> io::Result<()> {
         fs::write(path, text)?;
     }
     Ok(())
+}
+
+/// The usual IMAP folders, Maildir++ style (`.Name` beside `cur/`), as Dovecot lays them out,
+/// a few messages in Sent and Archive, and all of them subscribed.
+fn write_folders(root: &Path, user: &str) -> io::Result<()> {
+    let folders = ["Sent", "Drafts", "Trash", "Archive"];
+    for (n, folder) in folders.iter().enumerate() {
+        let dir = root.join(format!(".{folder}"));
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        fs::write(dir.join("maildirfolder"), b"")?;
+        let count = match *folder {
+            "Sent" => 3,
+            "Archive" => 5,
+            _ => 0,
+        };
+        for i in 0..count {
+            let text = message(user, 100 + n * 10 + i);
+            let time = 1_767_225_600u64 + (n * 10 + i) as u64 * 86_400;
+            let name = format!("{time}.M{n}{i}P4242.demo,S={}:2,S", text.len());
+            fs::write(dir.join("cur").join(name), text)?;
+        }
+    }
+    let mut subscriptions = String::from("V\t2\n\n");
+    for folder in folders {
+        subscriptions.push_str(folder);
+        subscriptions.push('\n');
+    }
+    fs::write(root.join("subscriptions"), subscriptions)
 }
 
 const FRIENDS: [(&str, &str); 5] = [

@@ -20,6 +20,7 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct Overloaded;
 
 /// A fixed set of threads fed by a bounded channel.
+#[derive(Clone)]
 pub struct BlockingPool {
     tx: Sender<Job>,
 }
@@ -40,6 +41,12 @@ impl BlockingPool {
                 })?;
         }
         Ok(BlockingPool { tx })
+    }
+
+    /// Runs `f` on a pool thread without waiting for it (background work such as refreshing
+    /// a folder after a directory event).
+    pub fn spawn(&self, f: impl FnOnce() + Send + 'static) -> Result<(), Overloaded> {
+        self.tx.try_send(Box::new(f)).map_err(|_| Overloaded)
     }
 
     /// Runs `f` on a pool thread and waits for its result without blocking the caller's loop.

@@ -57,6 +57,9 @@ pub(crate) async fn serve(
         ListenerKind::Pop3 | ListenerKind::Pop3s => {
             super::pop3::drive(worker, kind, transport, peer, &shared).await
         }
+        ListenerKind::Imap | ListenerKind::Imaps => {
+            super::imap::drive(worker, kind, transport, peer, &shared).await
+        }
     }
     drop(guard);
 }
@@ -81,6 +84,12 @@ async fn refuse(kind: ListenerKind, mut transport: Transport, refusal: Refusal, 
         }
         (ListenerKind::Pop3 | ListenerKind::Pop3s, Refusal::TooManyFromIp) => {
             b"-ERR [SYS/TEMP] Too many connections from your IP address.\r\n"
+        }
+        (ListenerKind::Imap | ListenerKind::Imaps, Refusal::TooManyTotal) => {
+            b"* BYE [UNAVAILABLE] Too many connections to this server, try again later.\r\n"
+        }
+        (ListenerKind::Imap | ListenerKind::Imaps, Refusal::TooManyFromIp) => {
+            b"* BYE [UNAVAILABLE] Too many connections from your IP address.\r\n"
         }
     };
     let write = transport.write_batch(vec![OutBuf::Bytes(text.to_vec())]);

@@ -6,10 +6,14 @@
 //! output and events come back out, and events that need blocking work (password hashing,
 //! Maildir scans) go to a shared, bounded thread pool so no event loop ever stalls.
 
+mod batch;
 mod blocking;
 mod conn;
+mod imap;
 mod limits;
 mod listener;
+mod login;
+mod notify;
 mod pop3;
 mod shutdown;
 mod transport;
@@ -51,6 +55,8 @@ pub(crate) struct Shared {
     pub pool: BlockingPool,
     pub hostname: String,
     pub pop3: pop3::Pop3Service,
+    pub imap: imap::ImapService,
+    pub notifier: Arc<notify::Notifier>,
 }
 
 /// A running server.
@@ -141,6 +147,15 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     }
 
     let pop3 = pop3::Pop3Service::new(&config, &auth, tls.is_some(), &hostname);
+    let notifier = notify::Notifier::new(workers);
+    let imap = imap::ImapService::new(
+        &config,
+        &auth.db(),
+        tls.is_some(),
+        notifier.clone(),
+        workers,
+    );
+    start_watcher(&imap.registry, &pool);
     let shared = Arc::new(Shared {
         limits: ConnectionLimits::new(
             config.server.max_connections,
@@ -153,6 +168,8 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         pool,
         hostname,
         pop3,
+        imap,
+        notifier,
     });
     let mut threads = Vec::new();
     for (index, listeners) in per_worker.into_iter().enumerate() {
@@ -171,6 +188,27 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         addrs,
         workers: threads,
     })
+}
+
+/// Starts the inotify watcher that refreshes folders changed behind our back (an MDA
+/// delivering, Dovecot changing flags). Without it IMAP still works, only IDLE notices
+/// changes more slowly.
+fn start_watcher(registry: &Arc<crate::mailbox::Registry>, pool: &BlockingPool) {
+    let pool = pool.clone();
+    let on_change: crate::mailbox::watch::OnChange = Arc::new(move |mailbox| {
+        let refresh = move || {
+            if let Err(e) = mailbox.refresh() {
+                tracing::warn!(dir = %mailbox.dir().display(), "cannot refresh folder: {e}");
+            }
+        };
+        if pool.spawn(refresh).is_err() {
+            tracing::warn!("blocking pool is full; a folder change is seen at the next command");
+        }
+    });
+    match crate::mailbox::watch::Watcher::start(on_change) {
+        Ok(watcher) => registry.set_watcher(watcher),
+        Err(e) => tracing::warn!("cannot start inotify; IDLE falls back to polling: {e}"),
+    }
 }
 
 fn system_hostname() -> String {

@@ -12,23 +12,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::shutdown::Phase;
+use super::batch::Batch;
+use super::login::Verified;
 use super::transport::{OutBuf, Transport};
-use crate::auth::{AuthResult, Authenticator, Credentials, Mechanism};
+use crate::auth::{Authenticator, Credentials, Mechanism};
 use crate::config::{Config, ListenerKind};
 use crate::pop3::{
     Chunk, CloseReason, Event, Framer, Listing, LoginReply, Output, Session, Settings,
 };
 use crate::store::{Inbox, Maildir, SessionLock, StoreError, StoreOptions};
 
-/// Output is written in vectored batches of at most this many bytes...
-const BATCH_BYTES: usize = 256 * 1024;
-/// ...and this many pieces.
-const BATCH_PIECES: usize = 64;
 /// Transformed (dot-stuffed, CRLF) body bytes are produced in pieces of this size.
 const SCRATCH_SIZE: usize = 16 * 1024;
-/// How long the final answer of a session that the server is closing may take to send.
-const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The maildrop lock is re-touched this often so it never looks stale to Dovecot.
 const LOCK_REFRESH: Duration = Duration::from_secs(60);
 
@@ -110,9 +105,10 @@ pub(crate) async fn drive(
     shared: &Arc<Shared>,
 ) {
     let service = &shared.pop3;
-    let settings = match kind {
-        ListenerKind::Pop3s => service.implicit.clone(),
-        ListenerKind::Pop3 => service.plain.clone(),
+    let settings = if kind.implicit_tls() {
+        service.implicit.clone()
+    } else {
+        service.plain.clone()
     };
     let mut session = Session::new(
         settings,
@@ -240,20 +236,17 @@ pub(crate) async fn drive(
 /// their maps, and framed (converted) pieces of bodies.
 #[derive(Default)]
 struct Writer {
-    batch: Vec<OutBuf>,
+    batch: Batch,
     scratch: Vec<u8>,
 }
 
 impl Writer {
-    /// An idle session keeps no output buffers: memory per idle connection is what limits
-    /// how many connections a server can hold.
+    /// An idle session keeps no output buffers.
     fn release_buffers(&mut self) {
         if self.scratch.capacity() > 0 {
             self.scratch = Vec::new();
         }
-        if self.batch.capacity() > BATCH_PIECES / 4 {
-            self.batch = Vec::new();
-        }
+        self.batch.release();
     }
 
     /// Writes all queued session output.
@@ -266,69 +259,28 @@ impl Writer {
     ) -> Result<(), ()> {
         let Writer { batch, scratch } = self;
         let write = async {
-            let mut bytes = 0usize;
             while let Some(out) = session.pop_output() {
                 match out {
-                    Output::Text(text) => {
-                        bytes += text.len();
-                        batch.push(OutBuf::Bytes(text));
-                    }
+                    Output::Text(text) => batch.push(transport, OutBuf::Bytes(text)).await?,
                     Output::Message { body, top_lines } => {
                         let mut framer = Framer::new(top_lines);
                         while let Some(chunk) = framer.next(body.as_bytes(), scratch, SCRATCH_SIZE)
                         {
-                            match chunk {
-                                Chunk::Body(range) => {
-                                    bytes += range.len();
-                                    batch.push(OutBuf::Body(body.clone(), range));
-                                }
-                                Chunk::Scratch => {
-                                    bytes += scratch.len();
-                                    let piece = std::mem::replace(
-                                        scratch,
-                                        Vec::with_capacity(SCRATCH_SIZE),
-                                    );
-                                    batch.push(OutBuf::Bytes(piece));
-                                }
-                            }
-                            if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
-                                *batch = transport.write_batch(std::mem::take(batch)).await?;
-                                bytes = 0;
-                            }
+                            let piece = match chunk {
+                                Chunk::Body(range) => OutBuf::Body(body.clone(), range),
+                                Chunk::Scratch => OutBuf::Bytes(std::mem::replace(
+                                    scratch,
+                                    Vec::with_capacity(SCRATCH_SIZE),
+                                )),
+                            };
+                            batch.push(transport, piece).await?;
                         }
                     }
                 }
-                if bytes >= BATCH_BYTES || batch.len() >= BATCH_PIECES {
-                    *batch = transport.write_batch(std::mem::take(batch)).await?;
-                    bytes = 0;
-                }
             }
-            *batch = transport.write_batch(std::mem::take(batch)).await?;
-            Ok::<(), std::io::Error>(())
+            batch.write(transport).await
         };
-        // Once the server is closing, the last words ("shutting down") get a short deadline of
-        // their own; before that, a write stuck on a client that stopped reading is cut off by
-        // shutdown as well as by the idle timer.
-        let written = if shared.shutdown.phase() >= Phase::Closing {
-            Some(compio::time::timeout(FINAL_WRITE_TIMEOUT, write).await)
-        } else {
-            shared
-                .shutdown
-                .unless_closing(compio::time::timeout(timeout, write))
-                .await
-        };
-        match written {
-            Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => {
-                tracing::debug!("write failed: {e}");
-                Err(())
-            }
-            Some(Err(_)) => {
-                tracing::debug!("client stopped reading; closing");
-                Err(())
-            }
-            None => Err(()),
-        }
+        super::batch::guarded(shared, timeout, write).await
     }
 }
 
@@ -338,38 +290,11 @@ async fn login(
     ip: IpAddr,
     shared: &Arc<Shared>,
 ) -> (LoginReply, Option<Maildrop>) {
-    let auth = shared.auth.clone();
-    let result = match auth.check_cached(&creds) {
-        Some(result) => result,
-        None => {
-            let verifier = auth.clone();
-            match shared.pool.run(move || verifier.verify(&creds)).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return (
-                        LoginReply::TempFail("Server is busy, try again later.".into()),
-                        None,
-                    );
-                }
-            }
-        }
+    let account = match super::login::verify(creds, ip, shared).await {
+        Verified::Ok(account) => account,
+        Verified::Failed => return (LoginReply::Failed, None),
+        Verified::TempFail(reason) => return (LoginReply::TempFail(reason.into()), None),
     };
-    let account = match result {
-        AuthResult::Success(account) => account,
-        AuthResult::Failure => {
-            let delay = auth.penalty().record_failure(ip);
-            compio::time::sleep(delay).await;
-            return (LoginReply::Failed, None);
-        }
-        AuthResult::TempFail(reason) => {
-            tracing::error!("authentication problem: {reason}");
-            return (
-                LoginReply::TempFail("Temporary authentication failure.".into()),
-                None,
-            );
-        }
-    };
-    auth.penalty().record_success(ip);
     if !account.pop3_enabled {
         return (LoginReply::Disabled, None);
     }

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use compio::BufResult;
 use compio::buf::IoBuf;
+use compio::driver::ToSharedFd;
+use compio::driver::op::{Interest, PollOnce};
 use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 
@@ -115,6 +117,20 @@ impl Transport {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
+    }
+
+    /// Waits until the client has sent something (or closed the connection) without taking
+    /// it. Unlike a pending read, this wait can be dropped at any moment without losing a
+    /// byte: an io_uring read cancelled just as data arrives may have consumed the data, a
+    /// poll has not. Sessions that wait for the client and for something else at once (IMAP
+    /// IDLE waits for DONE and for new mail) wait here, then read.
+    pub async fn readable(&self) -> io::Result<()> {
+        if self.peer_closed {
+            return Ok(());
+        }
+        let op = PollOnce::new(self.tcp.to_shared_fd(), Interest::Readable);
+        let BufResult(result, _) = compio::runtime::submit(op).await;
+        result.map(|_| ())
     }
 
     /// Reads the next plaintext bytes from the client. An empty slice means the client closed

@@ -39,6 +39,7 @@ pub(crate) fn run(
     runtime.block_on(async move {
         // Installed before any session exists: they all wait on this thread's copy.
         let relay = shared.shutdown.relay_to_this_thread();
+        compio::runtime::spawn(shared.notifier.clone().relay(index)).detach();
         let work = serve_until_drained(index, &shared, listeners);
         // The relay ends at Closing, usually before the sessions it closes have finished.
         if let Either::Left(((), work)) = select(pin!(relay), pin!(work)).await {

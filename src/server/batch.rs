@@ -1,0 +1,90 @@
+//! Turning a session's output into few, large vectored writes, with the deadlines every
+//! protocol's writes share.
+//!
+//! Protocol text and message bytes are collected into one batch of [`OutBuf`]s and written
+//! with one vectored write (one TLS record run) when the batch is full or the session has
+//! nothing more to say. Once the server is closing, a session's last words get a short
+//! deadline of their own; before that, a write stuck on a client that stopped reading is cut
+//! off by shutdown as well as by the session's idle timer.
+
+use std::io;
+use std::time::Duration;
+
+use super::Shared;
+use super::shutdown::Phase;
+use super::transport::{OutBuf, Transport};
+
+/// Output is written in vectored batches of at most this many bytes...
+const BATCH_BYTES: usize = 256 * 1024;
+/// ...and this many pieces.
+const BATCH_PIECES: usize = 64;
+/// How long the final answer of a session that the server is closing may take to send.
+const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Output being collected for one vectored write.
+#[derive(Default)]
+pub(crate) struct Batch {
+    bufs: Vec<OutBuf>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Adds a piece, writing the batch first if it is full.
+    pub(crate) async fn push(&mut self, transport: &mut Transport, buf: OutBuf) -> io::Result<()> {
+        self.bytes += match &buf {
+            OutBuf::Bytes(b) => b.len(),
+            OutBuf::Body(_, r) => r.len(),
+        };
+        self.bufs.push(buf);
+        if self.bytes >= BATCH_BYTES || self.bufs.len() >= BATCH_PIECES {
+            self.write(transport).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes whatever is collected.
+    pub(crate) async fn write(&mut self, transport: &mut Transport) -> io::Result<()> {
+        self.bufs = transport
+            .write_batch(std::mem::take(&mut self.bufs))
+            .await?;
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// An idle session keeps no batch: memory per idle connection is what limits how many a
+    /// server holds.
+    pub(crate) fn release(&mut self) {
+        if self.bufs.capacity() > BATCH_PIECES / 4 {
+            self.bufs = Vec::new();
+        }
+    }
+}
+
+/// Runs a session's write under the deadlines (see the module docs). `Err` means the
+/// connection is to be closed; the reason has been logged.
+pub(crate) async fn guarded(
+    shared: &Shared,
+    timeout: Duration,
+    write: impl Future<Output = io::Result<()>>,
+) -> Result<(), ()> {
+    let written = if shared.shutdown.phase() >= Phase::Closing {
+        Some(compio::time::timeout(FINAL_WRITE_TIMEOUT, write).await)
+    } else {
+        shared
+            .shutdown
+            .unless_closing(compio::time::timeout(timeout, write))
+            .await
+    };
+    match written {
+        Some(Ok(Ok(()))) => Ok(()),
+        Some(Ok(Err(e))) => {
+            tracing::debug!("write failed: {e}");
+            Err(())
+        }
+        Some(Err(_)) => {
+            tracing::debug!("client stopped reading; closing");
+            Err(())
+        }
+        None => Err(()),
+    }
+}

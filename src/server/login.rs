@@ -1,0 +1,52 @@
+//! Checking a client's credentials, the same way for every protocol: the success cache,
+//! password hashing on the blocking pool, and the per-IP penalty for failures.
+//!
+//! What a protocol does after a successful check (open a maildrop, find the mail root) is
+//! its own business; what it does after a failure is always the same, and is done here, so
+//! POP3 and IMAP cannot differ in how they slow down a guesser.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::Shared;
+use crate::auth::{Account, AuthResult, Credentials};
+
+/// The outcome of a check.
+pub(crate) enum Verified {
+    /// The credentials are right.
+    Ok(Arc<Account>),
+    /// Wrong credentials or no such user; the penalty delay has already been served.
+    Failed,
+    /// The account database could not answer, or the server is too busy to check now.
+    TempFail(&'static str),
+}
+
+/// Verifies credentials for a client at `ip`.
+pub(crate) async fn verify(creds: Credentials, ip: IpAddr, shared: &Arc<Shared>) -> Verified {
+    let auth = shared.auth.clone();
+    let result = match auth.check_cached(&creds) {
+        Some(result) => result,
+        None => {
+            let verifier = auth.clone();
+            match shared.pool.run(move || verifier.verify(&creds)).await {
+                Ok(result) => result,
+                Err(_) => return Verified::TempFail("Server is busy, try again later."),
+            }
+        }
+    };
+    match result {
+        AuthResult::Success(account) => {
+            auth.penalty().record_success(ip);
+            Verified::Ok(account)
+        }
+        AuthResult::Failure => {
+            let delay = auth.penalty().record_failure(ip);
+            compio::time::sleep(delay).await;
+            Verified::Failed
+        }
+        AuthResult::TempFail(reason) => {
+            tracing::error!("authentication problem: {reason}");
+            Verified::TempFail("Temporary authentication failure.")
+        }
+    }
+}
