@@ -1,5 +1,6 @@
-//! Test harness: a real Postern server on ephemeral loopback ports over a temporary
-//! Maildir, passwd-file and self-signed certificate, started in-process.
+//! Test harness: a real Postern server (POP3, POP3S, IMAP and IMAPS) on ephemeral loopback
+//! ports over a temporary Maildir, passwd-file and self-signed certificate, started
+//! in-process.
 #![allow(dead_code)]
 
 use std::fs;
@@ -10,6 +11,8 @@ use std::time::Duration;
 
 use postern::config::{Config, ListenerKind};
 use postern::server::ServerHandle;
+
+pub mod imap;
 
 /// What a test server should look like.
 #[derive(Clone)]
@@ -25,6 +28,8 @@ pub struct Options {
     pub preauth_timeout: &'static str,
     /// Extra lines in `[tls]`, e.g. `[[tls.sni]]` entries (paths relative to the server dir).
     pub tls_extra: String,
+    pub imap_login_type: &'static str,
+    pub extra_imap: String,
 }
 
 impl Default for Options {
@@ -46,6 +51,8 @@ impl Default for Options {
             failure_delay: "100ms",
             preauth_timeout: "30s",
             tls_extra: String::new(),
+            imap_login_type: "plaintext",
+            extra_imap: String::new(),
         }
     }
 }
@@ -55,6 +62,8 @@ pub struct TestServer {
     pub dir: PathBuf,
     pub pop3: SocketAddr,
     pub pop3s: SocketAddr,
+    pub imap: SocketAddr,
+    pub imaps: SocketAddr,
     pub cert: PathBuf,
 }
 
@@ -83,10 +92,14 @@ impl TestServer {
         let handle = postern::server::start(config).unwrap();
         let pop3 = handle.addr(ListenerKind::Pop3).unwrap();
         let pop3s = handle.addr(ListenerKind::Pop3s).unwrap();
+        let imap = handle.addr(ListenerKind::Imap).unwrap();
+        let imaps = handle.addr(ListenerKind::Imaps).unwrap();
         TestServer {
             handle: Some(handle),
             pop3,
             pop3s,
+            imap,
+            imaps,
             cert: dir.join("cert.pem"),
             dir,
         }
@@ -113,6 +126,18 @@ impl TestServer {
             paths.push(p);
         }
         paths
+    }
+
+    /// Stops the server and starts it again over the same files (on new ports).
+    pub fn restart(&mut self) {
+        self.stop();
+        let config = Config::load(&self.dir.join("postern.toml")).unwrap();
+        let handle = postern::server::start(config).unwrap();
+        self.pop3 = handle.addr(ListenerKind::Pop3).unwrap();
+        self.pop3s = handle.addr(ListenerKind::Pop3s).unwrap();
+        self.imap = handle.addr(ListenerKind::Imap).unwrap();
+        self.imaps = handle.addr(ListenerKind::Imaps).unwrap();
+        self.handle = Some(handle);
     }
 
     pub fn stop(&mut self) {
@@ -211,11 +236,20 @@ fsync = false
 login_type = "{login_type}"
 lock_session = {lock}
 {extra_pop3}
+[imap]
+login_type = "{imap_login_type}"
+{extra_imap}
 [[listener]]
 kind = "pop3"
 address = "127.0.0.1:0"
 [[listener]]
 kind = "pop3s"
+address = "127.0.0.1:0"
+[[listener]]
+kind = "imap"
+address = "127.0.0.1:0"
+[[listener]]
+kind = "imaps"
 address = "127.0.0.1:0"
 "#,
         workers = opts.workers,
@@ -226,6 +260,8 @@ address = "127.0.0.1:0"
         extra_pop3 = opts.extra_pop3,
         preauth = opts.preauth_timeout,
         tls_extra = opts.tls_extra,
+        imap_login_type = opts.imap_login_type,
+        extra_imap = opts.extra_imap,
     );
     let path = dir.join("postern.toml");
     fs::write(&path, config).unwrap();
