@@ -67,11 +67,20 @@ pub(crate) fn part_data(msg: &[u8], parts: &[Part], part: usize) -> PartData {
 }
 
 fn content_field(d: &mut PartData, msg: &[u8], f: &Field) {
-    let is = |n: &[u8]| {
-        let mut full = b"Content-".to_vec();
-        full.extend_from_slice(n);
-        f.name_is(msg, &full)
-    };
+    let name = c_str(f.name(msg));
+    let rest = &name[8.min(name.len())..];
+    let is = |n: &[u8]| rest.eq_ignore_ascii_case(n);
+    let wanted = (is(b"ID") && d.id.is_none())
+        || (is(b"MD5") && d.md5.is_none())
+        || (is(b"Type") && d.content_type.is_none())
+        || (is(b"Transfer-Encoding") && d.transfer_encoding.is_none())
+        || (is(b"Language") && d.language.is_none())
+        || (is(b"Location") && d.location.is_none())
+        || (is(b"Description") && d.description.is_none())
+        || (is(b"Disposition") && d.disposition_params.is_empty());
+    if !wanted {
+        return;
+    }
     let value = f.value(msg);
     if is(b"ID") {
         if d.id.is_none() {
@@ -162,8 +171,10 @@ pub(crate) fn envelope(msg: &[u8], part: &Part) -> Option<Envelope> {
     }
     let mut e = Envelope::default();
     for f in &part.fields {
-        let name = f.name(msg);
-        let name = c_str(name);
+        let name = c_str(f.name(msg));
+        if name.len() > 11 {
+            continue;
+        }
         let lower = name.to_ascii_lowercase();
         let string = |e: &mut Option<Vec<u8>>| *e = Some(replace_nuls(&f.value(msg)));
         // Repeated address fields add up. An empty list is no list: a Sender: with nothing

@@ -125,4 +125,6 @@ pub fn to_wire(bytes: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+mod robustness;
+#[cfg(test)]
 mod tests;
