@@ -101,7 +101,10 @@ pub struct Maildir {
 }
 
 impl Maildir {
-    /// Opens a maildir, creating it and its `cur/`, `new/` and `tmp/` as needed.
+    /// Opens a maildir, creating it and its `cur/`, `new/` and `tmp/` as needed. This is
+    /// for INBOX (the mail root); folders beside it are opened with
+    /// [`Folders::open_folder`](super::Folders::open_folder), which knows where their
+    /// UIDVALIDITY counter is.
     pub fn open(root: &Path, opts: StoreOptions) -> Result<Maildir, StoreError> {
         let mut md = Maildir::open_dir(root, opts)?;
         md.uidvalidity_dir = md.dir.clone();
