@@ -312,6 +312,24 @@ fn assert_clean_log(dovecot: &DovecotServer) {
     }
 }
 
+/// Everything under the mail root belongs to its owner, whoever created it: Postern running
+/// as root hands what it creates to the mailbox owner Dovecot reads mail as.
+fn assert_owned_by_mail_user(root: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let owner = fs::metadata(root).unwrap().uid();
+    fn walk(dir: &std::path::Path, owner: u32) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            assert_eq!(meta.uid(), owner, "{} has the wrong owner", path.display());
+            if meta.is_dir() {
+                walk(&path, owner);
+            }
+        }
+    }
+    walk(root, owner);
+}
+
 fn names(system: SystemFlags, keywords: &[&str]) -> NewFlags {
     NewFlags {
         system,
@@ -356,7 +374,6 @@ fn postern_appends_dovecot_fetches_the_same() {
         appended.iter().map(|a| a.uid).collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
-    dovecot.give_to_mail_user(&root);
 
     let mut imap = Imap::login(&dovecot);
     assert_eq!(imap.select("Sent"), uid_validity);
@@ -399,7 +416,6 @@ fn postern_appends_dovecot_fetches_the_same() {
     let a = inbox
         .append(b"Subject: in\r\n\r\n", &NewFlags::default(), None)
         .unwrap();
-    dovecot.give_to_mail_user(&root);
     assert_eq!(imap.select("INBOX"), a.uid_validity);
     assert_eq!(
         imap.fetch_all("UID").keys().copied().collect::<Vec<_>>(),
@@ -409,6 +425,7 @@ fn postern_appends_dovecot_fetches_the_same() {
     let code = imap.ok_code("APPEND Sent", Some(b"Subject: d\r\n\r\n"));
     assert_eq!(code, ["APPENDUID", &uid_validity.to_string(), "4"]);
     assert_clean_log(&dovecot);
+    assert_owned_by_mail_user(&root);
 }
 
 #[test]
@@ -458,7 +475,6 @@ fn flags_and_keywords_agree_both_ways() {
         flags: names(SystemFlags::DRAFT, &[]),
     };
     md.set_flags(&inbox.messages[3], &replace).unwrap();
-    dovecot.give_to_mail_user(&root);
     // Dovecot notices the renames at its next sync, even within the same second.
     imap.ok("NOOP");
     let theirs = imap.fetch_all("UID FLAGS");
@@ -500,7 +516,6 @@ fn flags_and_keywords_agree_both_ways() {
             .contains(SystemFlags::ANSWERED.union(SystemFlags::FLAGGED)),
         "{up:?}"
     );
-    dovecot.give_to_mail_user(&root);
     imap.ok("NOOP");
     let theirs = imap.fetch_all("UID FLAGS");
     assert_eq!(
@@ -514,6 +529,7 @@ fn flags_and_keywords_agree_both_ways() {
         ]
     );
     assert_clean_log(&dovecot);
+    assert_owned_by_mail_user(&root);
 }
 
 #[test]
@@ -535,7 +551,6 @@ fn copies_agree_both_ways() {
     let msgs = vec![&listing.messages[2], &listing.messages[0]];
     let copied = inbox.copy_to(&msgs, &archive).unwrap();
     assert_eq!(copied.uids, vec![(3, 1), (1, 2)]);
-    dovecot.give_to_mail_user(&root);
     assert_eq!(imap.select("Archive"), copied.uid_validity);
     let fetched = imap.fetch_all("UID FLAGS BODY.PEEK[]");
     assert_eq!(fetched.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
@@ -561,6 +576,7 @@ fn copies_agree_both_ways() {
     let again = inbox.copy_to(&[&listing.messages[1]], &archive).unwrap();
     assert_eq!(again.uids, vec![(2, dest_uid + 1)]);
     assert_clean_log(&dovecot);
+    assert_owned_by_mail_user(&root);
 }
 
 /// Postern's folder list in LIST's terms: name → (\Noselect, \HasChildren).
@@ -639,7 +655,6 @@ fn folders_agree_both_ways() {
     folders.rename("Lists", "Mailing").unwrap();
     folders.delete("Sent").unwrap();
     folders.delete("x.y").unwrap();
-    dovecot.give_to_mail_user(&root);
     assert_same_folders(&mut imap, &folders, "after Postern");
     let ours = postern_list(&folders);
     assert!(ours.contains_key("Mailing.rust") && !ours.contains_key("Lists"));
@@ -659,6 +674,7 @@ fn folders_agree_both_ways() {
     assert_eq!(imap.select("&ZeVnLIqe-"), v);
     imap.ok("CLOSE");
     assert_clean_log(&dovecot);
+    assert_owned_by_mail_user(&root);
 }
 
 #[test]
@@ -679,7 +695,6 @@ fn subscriptions_agree_both_ways() {
     assert!(folders.subscribe("Drafts").unwrap());
     assert!(folders.unsubscribe("Sent").unwrap());
     assert!(!folders.unsubscribe("Sent").unwrap());
-    dovecot.give_to_mail_user(&root);
     let mut ours = folders.subscriptions().unwrap();
     ours.sort();
     assert_eq!(imap.lsub(), ours);
@@ -691,4 +706,96 @@ fn subscriptions_agree_both_ways() {
         b"V\t2\n\n&ZeVnLIqe-\nINBOX\nDrafts\n"
     );
     assert_clean_log(&dovecot);
+    assert_owned_by_mail_user(&root);
+}
+
+/// RENAME INBOX, which Dovecot refuses for Maildir++ (`NO [CANNOT] Renaming INBOX isn't
+/// supported`) and Postern does as RFC 3501 says: Dovecot then finds the messages, flags
+/// and keywords in the new folder under the UIDs Postern gave them, and INBOX empty.
+#[test]
+fn renamed_inbox_is_seen_by_dovecot() {
+    let (_tmp, root, dovecot) = setup();
+    let mut imap = Imap::login(&dovecot);
+    imap.ok_code(
+        "APPEND INBOX (\\Seen Work)",
+        Some(b"Subject: 1\r\n\r\none\r\n"),
+    );
+    imap.ok_code("APPEND INBOX", Some(b"Subject: 2\r\n\r\ntwo\r\n"));
+    imap.ok("CREATE INBOX.kid");
+    imap.select("INBOX");
+    let (_, refused) = imap.run("RENAME INBOX Dovecot-Old", None);
+    assert!(refused.starts_with("NO"), "{refused}");
+    imap.ok("CLOSE");
+
+    let folders = Folders::open(&root, opts()).unwrap();
+    folders.rename("INBOX", "Old").unwrap();
+    let old = folders.open_folder("Old").unwrap();
+    let moved = old.sync().unwrap();
+    assert_eq!(imap.select("Old"), moved.uid_validity);
+    let fetched = imap.fetch_all("UID FLAGS BODY.PEEK[]");
+    assert_eq!(
+        fetched.keys().copied().collect::<Vec<_>>(),
+        moved.messages.iter().map(|m| m.uid).collect::<Vec<_>>()
+    );
+    assert_eq!(flag_set(&item(&fetched[&1], "FLAGS")), ["Work", "\\Seen"]);
+    assert_eq!(body(&fetched[&2]), b"Subject: 2\r\n\r\ntwo\r\n");
+    imap.select("INBOX");
+    assert!(imap.fetch_all("UID").is_empty());
+    assert!(dovecot_list(&mut imap).contains_key("INBOX.kid"));
+    assert_clean_log(&dovecot);
+    assert_owned_by_mail_user(&root);
+}
+
+/// Dovecot and Postern appending to one folder at the same time never hand out a UID
+/// twice, and afterwards both list every message under the UID its appender reported.
+#[test]
+fn concurrent_appends_never_share_a_uid() {
+    let (_tmp, root, dovecot) = setup();
+    let folders = Folders::open(&root, opts()).unwrap();
+    folders.create("Shared").unwrap();
+    let shared = folders.open_folder("Shared").unwrap();
+    let (ours, theirs) = std::thread::scope(|s| {
+        let dovecot_side = s.spawn(|| {
+            let mut imap = Imap::login(&dovecot);
+            (0..25)
+                .map(|n| {
+                    let msg = format!("Subject: dovecot {n}\r\n\r\nd\r\n");
+                    let code = imap.ok_code("APPEND Shared", Some(msg.as_bytes()));
+                    assert_eq!(code[0], "APPENDUID");
+                    (code[2].parse::<u32>().unwrap(), msg.into_bytes())
+                })
+                .collect::<Vec<_>>()
+        });
+        let ours: Vec<(u32, Vec<u8>)> = (0..25)
+            .map(|n| {
+                let msg = format!("Subject: postern {n}\r\n\r\np\r\n").into_bytes();
+                let a = shared.append(&msg, &NewFlags::default(), None).unwrap();
+                (a.uid, msg)
+            })
+            .collect();
+        (ours, dovecot_side.join().unwrap())
+    });
+    let mut expected: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+    for (uid, msg) in ours.into_iter().chain(theirs) {
+        assert!(expected.insert(uid, msg).is_none(), "UID {uid} given twice");
+    }
+    let mut imap = Imap::login(&dovecot);
+    imap.select("Shared");
+    let fetched = imap.fetch_all("UID BODY.PEEK[]");
+    assert_eq!(fetched.len(), 50);
+    for (uid, msg) in &expected {
+        assert_eq!(&body(&fetched[uid]), msg, "uid {uid}");
+    }
+    let listed = shared.sync().unwrap();
+    for m in &listed.messages {
+        assert_eq!(
+            crlf(shared.read(m).unwrap().as_bytes()),
+            expected[&m.uid],
+            "uid {}",
+            m.uid
+        );
+    }
+    assert_eq!(listed.messages.len(), 50);
+    assert_clean_log(&dovecot);
+    assert_owned_by_mail_user(&root);
 }
