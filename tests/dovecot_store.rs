@@ -119,6 +119,23 @@ impl Imap {
             .expect("no UIDVALIDITY")
     }
 
+    /// STATUS: (MESSAGES, UIDNEXT, UIDVALIDITY).
+    fn status(&mut self, folder: &str) -> (u32, u32, u32) {
+        let lines = self.ok(&format!(
+            "STATUS \"{folder}\" (MESSAGES UIDNEXT UIDVALIDITY)"
+        ));
+        let text = String::from_utf8_lossy(&lines[0]).into_owned();
+        let get = |key: &str| -> u32 {
+            let rest = text.split(&format!("{key} ")).nth(1).unwrap();
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (get("MESSAGES"), get("UIDNEXT"), get("UIDVALIDITY"))
+    }
+
     /// UID FETCH of everything: per UID, the FETCH response's text.
     fn fetch_all(&mut self, items: &str) -> BTreeMap<u32, Vec<u8>> {
         let mut out = BTreeMap::new();
@@ -796,6 +813,11 @@ fn concurrent_appends_never_share_a_uid() {
         );
     }
     assert_eq!(listed.messages.len(), 50);
+    assert_eq!(
+        imap.status("Shared"),
+        (50, listed.next_uid, listed.uid_validity)
+    );
+    assert_eq!(listed.next_uid, 51);
     assert_clean_log(&dovecot);
     assert_owned_by_mail_user(&root);
 }

@@ -75,6 +75,9 @@ impl MessageMeta {
 #[derive(Debug, Clone)]
 pub struct Inbox {
     pub uid_validity: u32,
+    /// The UID the next new message will get (IMAP UIDNEXT): above every UID ever handed
+    /// out in this UIDVALIDITY, listed or not.
+    pub next_uid: u32,
     /// In ascending UID order.
     pub messages: Vec<MessageMeta>,
 }

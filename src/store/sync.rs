@@ -231,6 +231,7 @@ fn inbox(list: &Uidlist, files: &Listing, sizes: &Sizes) -> Inbox {
         .collect();
     Inbox {
         uid_validity: list.uid_validity,
+        next_uid: list.next_uid,
         messages,
     }
 }
