@@ -188,6 +188,7 @@ mod tests {
         assert_eq!(inbox.uid_validity, a.uid_validity);
         assert_eq!(inbox.messages[0].uid, 1);
         assert_eq!(inbox.messages[0].size, 21);
+        assert_eq!(inbox.next_uid, 2);
         assert_eq!(md.keywords().unwrap().index_of("foo"), Some(0));
     }
 

@@ -190,6 +190,10 @@ fn copy_bytes(from: &Path, tmp: &Path, dest: &Maildir) -> Result<bool, StoreErro
 fn place(dest: &Maildir, staged: &[Staged]) -> Result<(u32, Vec<(u32, u32)>), StoreError> {
     let root = dest.dir();
     let mut locked = writer::lock(dest)?;
+    if staged.is_empty() {
+        // Every source message was gone: nothing to write, but COPYUID needs the validity.
+        return Ok((locked.list.uid_validity, Vec::new()));
+    }
     let names: Vec<String> = {
         let mut all: Vec<String> = Vec::new();
         for s in staged {

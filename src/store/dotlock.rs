@@ -125,9 +125,11 @@ impl DotLock {
             self.file().sync_all().at(&self.path)?;
         }
         if !self.is_ours() {
-            return Err(StoreError::LockTimeout {
-                path: self.path.clone(),
-            });
+            // Someone judged us stale and took over: their write wins, ours must not.
+            return Err(super::fsutil::io_err(
+                &self.path,
+                io::Error::other("lock was overridden by another process"),
+            ));
         }
         let target = self.path.with_extension("");
         fs::rename(&self.path, &target).at(&target)?;
@@ -591,5 +593,44 @@ mod tests {
         assert!(matches!(lock.touch(), Err(StoreError::Locked)));
         drop(lock);
         assert!(path.exists());
+    }
+
+    #[test]
+    fn replace_lock_installs_new_contents_or_leaves_target_alone() {
+        let (dir, _, mode) = setup();
+        let target = dir.path().join("subscriptions");
+        fs::write(&target, "old").unwrap();
+        let mut lock =
+            DotLock::acquire_replace(&target, POLICY, mode, Duration::from_secs(1)).unwrap();
+        assert!(dir.path().join("subscriptions.lock").exists());
+        // Held: a second taker waits, then gives up.
+        assert!(
+            DotLock::try_acquire_replace(&target, POLICY, mode)
+                .unwrap()
+                .is_none()
+        );
+        lock.file().write_all(b"new").unwrap();
+        lock.replace(true).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+        assert!(!dir.path().join("subscriptions.lock").exists());
+
+        // Dropped without replacing: the target is untouched and the lock gone.
+        let mut lock = DotLock::try_acquire_replace(&target, POLICY, mode)
+            .unwrap()
+            .unwrap();
+        lock.file().write_all(b"half").unwrap();
+        drop(lock);
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+        assert!(!dir.path().join("subscriptions.lock").exists());
+
+        // Overridden meanwhile: our contents must not replace the file.
+        let mut lock = DotLock::try_acquire_replace(&target, POLICY, mode)
+            .unwrap()
+            .unwrap();
+        lock.file().write_all(b"ours").unwrap();
+        fs::remove_file(dir.path().join("subscriptions.lock")).unwrap();
+        fs::write(dir.path().join("subscriptions.lock"), "theirs").unwrap();
+        assert!(lock.replace(false).is_err());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
     }
 }

@@ -75,8 +75,8 @@ impl MessageMeta {
 #[derive(Debug, Clone)]
 pub struct Inbox {
     pub uid_validity: u32,
-    /// The UID the next message will get (IMAP UIDNEXT): above every UID ever given out,
-    /// including those of messages expunged since.
+    /// The UID the next new message will get (IMAP UIDNEXT): above every UID ever handed
+    /// out in this UIDVALIDITY, listed or not.
     pub next_uid: u32,
     /// In ascending UID order.
     pub messages: Vec<MessageMeta>,
@@ -104,7 +104,10 @@ pub struct Maildir {
 }
 
 impl Maildir {
-    /// Opens a maildir, creating it and its `cur/`, `new/` and `tmp/` as needed.
+    /// Opens a maildir, creating it and its `cur/`, `new/` and `tmp/` as needed. This is
+    /// for INBOX (the mail root); folders beside it are opened with
+    /// [`Folders::open_folder`](super::Folders::open_folder), which knows where their
+    /// UIDVALIDITY counter is.
     pub fn open(root: &Path, opts: StoreOptions) -> Result<Maildir, StoreError> {
         let mut md = Maildir::open_dir(root, opts)?;
         md.uidvalidity_dir = md.dir.clone();

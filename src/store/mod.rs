@@ -58,6 +58,13 @@ pub use setflags::{FlagChange, FlagOp, FlagUpdate, NewFlags};
 pub use uidlist::uidl;
 
 /// Why a store operation failed.
+///
+/// How the IMAP layer answers each (RFC 5530 codes): `Locked` and `LockTimeout` are
+/// `NO [INUSE]` (try again); `Io` is `NO [SERVERBUG]` (or `[UNAVAILABLE]`); `Corrupt` is
+/// `NO [CORRUPTION]`; `Gone` is an expunged message (skip it, or `NO` for a lone FETCH/STORE);
+/// `TooManyKeywords` is `NO [LIMIT]`; `InvalidKeyword` is `BAD`; `InvalidName` and `Cannot`
+/// are `NO [CANNOT]`; `AlreadyExists` is `NO [ALREADYEXISTS]`; `NonExistent` is
+/// `NO [NONEXISTENT]` (`NO [TRYCREATE]` for the target of APPEND, COPY and MOVE).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another POP3 session (Postern's or Dovecot's) holds the maildrop.

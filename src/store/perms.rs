@@ -52,6 +52,12 @@ impl CreateMode {
         self.chown(&handle, dir)
     }
 
+    /// Gives a file we just created the directory's owner, leaving its mode alone (for
+    /// files whose mode is fixed, like Dovecot's read-only UIDVALIDITY markers).
+    pub(super) fn apply_owner(&self, file: &File, path: &Path) -> Result<(), StoreError> {
+        self.chown(file, path)
+    }
+
     fn chown(&self, file: &File, path: &Path) -> Result<(), StoreError> {
         let meta = file.metadata().at(path)?;
         if meta.uid() == 0 && self.dir_uid != 0 {

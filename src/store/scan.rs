@@ -51,6 +51,8 @@ fn names(dir: &Path) -> Result<Vec<Vec<u8>>, StoreError> {
 /// Lists `cur/` and `new/`. A base name seen twice is a duplicate (another client's
 /// half-finished rename or copy); the `cur/` file, then the first name, is the message.
 pub(super) fn list(root: &Path) -> Result<Listing, StoreError> {
+    #[cfg(test)]
+    LISTINGS.with(|n| n.set(n.get() + 1));
     let mut listing = Listing::new();
     for (sub, in_new) in [("cur", false), ("new", true)] {
         for name in names(&root.join(sub))? {
@@ -68,6 +70,12 @@ pub(super) fn list(root: &Path) -> Result<Listing, StoreError> {
         }
     }
     Ok(listing)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Directory listings made by this thread, so tests can prove a batch lists once.
+    pub(super) static LISTINGS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Renames every file in `new/` to `cur/<name>:2,`, as Dovecot does when a POP3 or IMAP

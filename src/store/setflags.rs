@@ -201,7 +201,8 @@ fn change_one(
         }
         // Renamed or moved by someone else: find the file as it is now. One listing serves
         // a whole batch; a later attempt lists again.
-        if attempt > 0 || relisting.is_none() {
+        let fresh = attempt > 0 || relisting.is_none();
+        if fresh {
             *relisting = Some(scan::list(root)?);
         }
         let lookup = |l: &Option<Listing>| {
@@ -210,8 +211,9 @@ fn change_one(
                 .map(|f| (f.name.clone(), f.in_new))
         };
         let mut found = lookup(relisting);
-        if attempt == 0 && found.as_ref() == Some(&current) {
-            // The batch's shared listing predates this rename; look again.
+        if !fresh && found.as_ref() == Some(&current) {
+            // The batch's shared listing predates this rename: look again. (A file absent
+            // from it was already gone before we tried: files never come back.)
             *relisting = Some(scan::list(root)?);
             found = lookup(relisting);
         }
@@ -331,6 +333,32 @@ mod tests {
         assert!(matches!(results[1], Err(StoreError::Gone { uid: 2 })));
         assert_eq!(results[2].as_ref().unwrap().filename, "3.M1.a:2,ST");
         assert_eq!(results[3].as_ref().unwrap().filename, "4.M1.a:2,S");
+    }
+
+    #[test]
+    fn a_batch_lists_the_directory_once_however_many_were_renamed() {
+        let t = TestMaildir::new();
+        for n in 0..200 {
+            t.put("cur", &format!("{n}.M1.a:2,"), b"x\n");
+        }
+        let md = t.open();
+        let inbox = md.sync().unwrap();
+        // Another server flagged every message after our listing.
+        for m in &inbox.messages {
+            let from = t.root().join("cur").join(&m.filename);
+            std::fs::rename(&from, format!("{}F", from.display())).unwrap();
+        }
+        let all: Vec<&MessageMeta> = inbox.messages.iter().collect();
+        let before = scan::LISTINGS.with(|n| n.get());
+        let results = md
+            .set_flags_many(&all, &change(FlagOp::Add, SystemFlags::SEEN, &[]))
+            .unwrap();
+        assert_eq!(scan::LISTINGS.with(|n| n.get()) - before, 1);
+        assert!(
+            results
+                .iter()
+                .all(|r| r.as_ref().unwrap().filename.ends_with(":2,FS"))
+        );
     }
 
     #[test]

@@ -166,6 +166,7 @@ fn appended_records_are_honoured() {
     t.put("new", "4.M1.d", b"m\n");
     let inbox = t.open().sync().unwrap();
     assert_eq!(uids(&inbox), vec![1, 5, 9, 10]);
+    assert_eq!(inbox.next_uid, 11);
     assert!(t.uidlist().starts_with("3 V77 N11 "));
 }
 
@@ -213,6 +214,7 @@ fn delete_unlinks_and_drops_records_but_never_reuses_uids() {
     t.put("new", "4.M1.d", b"m\n");
     let inbox = md.sync().unwrap();
     assert_eq!(uids(&inbox), vec![1, 4]);
+    assert_eq!(inbox.next_uid, 5);
 }
 
 #[test]

@@ -82,7 +82,12 @@ fn create_first(root: &Path, path: &Path, mode: CreateMode) -> u32 {
             .mode(0o444)
             .open(&marker)
         {
-            Ok(_) => {
+            Ok(file) => {
+                // Created as root in the owner's maildir: the owner's servers must be able
+                // to claim it as theirs.
+                if let Err(e) = mode.apply_owner(&file, &marker) {
+                    tracing::warn!("cannot give uidvalidity marker to the mailbox owner: {e}");
+                }
                 rewrite_counter(path, value, mode);
                 return value;
             }
