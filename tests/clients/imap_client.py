@@ -397,6 +397,247 @@ def sc_authenticate(args):
 
 
 # =======================================================================================
+# mailboxes
+
+SPECIAL_USE = {"\\ALL", "\\ARCHIVE", "\\DRAFTS", "\\FLAGGED", "\\JUNK", "\\SENT", "\\TRASH"}
+
+
+def list_names(c, ref, pattern, cmd="LIST"):
+    r, entries = c.list(ref, pattern, cmd=cmd)
+    names = [e.name for e in entries]
+    check(len(names) == len(set(names)), "%s returned a name twice" % cmd, sent=r.sent, got=r.all())
+    for e in entries:
+        check("\\HASCHILDREN" not in e.attrs or "\\HASNOCHILDREN" not in e.attrs,
+              "both \\HasChildren and \\HasNoChildren on one mailbox", sent=r.sent, got=e.resp)
+    return r, {e.name: e for e in entries}
+
+
+def expect_names(c, ref, pattern, want, cmd="LIST", optional=()):
+    """LIST/LSUB must return exactly `want` (plus, possibly, names in `optional`)."""
+    r, got = list_names(c, ref, pattern, cmd)
+    extra = set(got) - set(want) - set(optional)
+    missing = set(want) - set(got)
+    check(not extra and not missing, "%s %s %s: wrong set of names (missing %s, unexpected %s)"
+          % (cmd, quote(ref), quote(pattern), sorted(missing), sorted(extra)),
+          sent=r.sent, got=r.all(), expected="exactly %s" % sorted(want))
+    return got
+
+
+def personal_namespace(c, sep):
+    if not c.has("NAMESPACE"):
+        return ""
+    r = c.cmd("NAMESPACE")
+    ns = r.of("NAMESPACE")
+    check(len(ns) == 1 and len(ns[0].data) == 3, "NAMESPACE must give one * NAMESPACE with 3 parts",
+          sent=r.sent, got=r.all())
+    for part in ns[0].data:
+        check(part is None or (isinstance(part, list) and part and all(
+            isinstance(d, list) and len(d) >= 2 and isinstance(d[0], bytes) and (d[1] is None or isinstance(d[1], bytes))
+            for d in part)), "malformed NAMESPACE part (RFC 2342)", sent=r.sent, got=ns[0])
+    personal = ns[0].data[0]
+    check(personal, "no personal namespace", sent=r.sent, got=ns[0])
+    pfx, psep = astr(personal[0][0]), astr(personal[0][1])
+    check(psep == sep, "the personal namespace separator differs from LIST's", sent=r.sent, got=ns[0],
+          expected="separator %r" % sep)
+    ok("NAMESPACE: personal prefix %r, separator %r" % (pfx, psep))
+    return pfx
+
+
+@scenario("mailboxes")
+def sc_mailboxes(args):
+    c = session(args)
+    sep = c.separator()
+    r = c.cmd('LIST "" ""')
+    root = r.of("LIST")[0]
+    check("\\NOSELECT" in set(a.upper() for a in root.data[0]), 'LIST "" "" must answer a \\Noselect root',
+          sent=r.sent, got=root)
+    check(sep is not None and len(sep) == 1, "hierarchy separator", sent=r.sent, got=root)
+    ok('LIST "" "": separator %r' % sep)
+    ns = personal_namespace(c, sep)
+    P = ns + prefix(args)
+    boxes = Boxes(c)
+    S = sep
+
+    uni = "Ünïcødé ☃ & Co"
+    uni_enc = mutf7_encode(uni)
+    check(mutf7_decode(uni_enc) == uni, "self-test of modified UTF-7")
+    for name in (P, P + S + "a", P + S + "a" + S + "b" + S + "c", P + S + uni_enc):
+        boxes.create(name)
+    ok("CREATE flat, nested a%sb%sc and a modified UTF-7 name (%s)" % (S, S, uni_enc))
+    c.cmd("CREATE ", quote(P + S + "a"), expect="NO", what="CREATE of an existing mailbox")
+    ok("CREATE of an existing mailbox: NO")
+    c.cmd("CREATE INBOX", expect="NO", what="CREATE INBOX")
+    ok("CREATE INBOX: NO")
+
+    # LIST forms.
+    r, everything = list_names(c, "", "*")
+    check("INBOX" in [n.upper() for n in everything], 'LIST "" "*" without INBOX', sent=r.sent, got=r.all())
+    for e in everything.values():
+        check(e.sep == sep, "LIST entry with another separator", sent=r.sent, got=e.resp)
+    for name in (P, P + S + "a", P + S + "a" + S + "b" + S + "c", P + S + uni_enc):
+        check(name in everything, 'LIST "" "*" misses %s' % name, sent=r.sent, got=r.all())
+    ok('LIST "" "*" lists INBOX and every created mailbox')
+    got = expect_names(c, "", "inbox", ["INBOX"])
+    ok('LIST "" "inbox" answers INBOX (case-insensitive)')
+    expect_names(c, "", P, [P])
+    level1 = [P + S + "a", P + S + uni_enc]
+    expect_names(c, "", P + S + "%", level1)
+    ok("LIST with %: one level only")
+    # a.b exists only as a parent: RFC 3501 6.3.8 returns it (as \Noselect if not a mailbox).
+    implicit = P + S + "a" + S + "b"
+    got = expect_names(c, "", P + S + "a" + S + "%", [implicit])
+    ok("LIST %s%%: the implicit level %s is listed (attributes %s)" % (P + S + "a" + S, implicit,
+                                                                     " ".join(sorted(got[implicit].attrs)) or "none"))
+    got = expect_names(c, "", P + S + "*", level1 + [P + S + "a" + S + "b" + S + "c"], optional=[implicit])
+    ok("LIST with *: all levels")
+    expect_names(c, P + S, "%", level1)
+    ok("LIST with a reference name")
+    got = expect_names(c, "", P + S + uni_enc, [P + S + uni_enc])
+    check(mutf7_decode(list(got)[0][len(P + S):]) == uni, "modified UTF-7 name changed", got=list(got)[0])
+    ok("non-ASCII name round-trips in modified UTF-7")
+    expect_names(c, "", P.upper() + S + "*" if P.upper() != P else P + "X" + S + "*", [])
+    ok("mailbox names are case-sensitive")
+
+    # CHILDREN (RFC 3348) when advertised.
+    if c.has("CHILDREN"):
+        _, got = list_names(c, "", P + "*")
+        leaf = P + S + "a" + S + "b" + S + "c"
+        check("\\HASCHILDREN" in got[P].attrs, "CHILDREN advertised but %s lacks \\HasChildren" % P,
+              got=got[P].resp)
+        check("\\HASCHILDREN" in got[P + S + "a"].attrs, "%s lacks \\HasChildren" % (P + S + "a"),
+              got=got[P + S + "a"].resp)
+        check("\\HASNOCHILDREN" in got[leaf].attrs, "%s lacks \\HasNoChildren" % leaf, got=got[leaf].resp)
+        ok("CHILDREN: \\HasChildren on parents, \\HasNoChildren on the leaf")
+
+    # Special-use (RFC 6154).
+    _, allboxes = list_names(c, "", "*")
+    found = {}
+    for e in allboxes.values():
+        for a in e.attrs & SPECIAL_USE:
+            found.setdefault(a, []).append(e.name)
+    if c.has("SPECIAL-USE"):
+        print("# special-use: %s" % ", ".join("%s=%s" % (k, v) for k, v in sorted(found.items())))
+        for e in allboxes.values():
+            if e.attrs & SPECIAL_USE:
+                check("\\NOSELECT" not in e.attrs and "\\NONEXISTENT" not in e.attrs,
+                      "a special-use attribute on a non-selectable mailbox", got=e.resp)
+    if args.special_use:
+        check(c.has("SPECIAL-USE"), "--special-use: SPECIAL-USE is not advertised", got=" ".join(sorted(c.caps)))
+        for a in ("\\SENT", "\\DRAFTS", "\\TRASH", "\\JUNK"):
+            check(a in found, "no mailbox with %s on LIST" % a, expected="\\Sent \\Drafts \\Trash \\Junk")
+        ok("special-use \\Sent \\Drafts \\Trash \\Junk on LIST")
+    elif found and not c.has("SPECIAL-USE"):
+        fail("special-use attributes without the SPECIAL-USE capability", got=str(found))
+
+    # LSUB / SUBSCRIBE / UNSUBSCRIBE.
+    A, ABC = P + S + "a", P + S + "a" + S + "b" + S + "c"
+    expect_names(c, "", P + "*", [], cmd="LSUB")
+    c.cmd("SUBSCRIBE ", quote(A))
+    expect_names(c, "", P + "*", [A], cmd="LSUB")
+    c.cmd("SUBSCRIBE ", quote(ABC))
+    expect_names(c, "", P + "*", [A, ABC], cmd="LSUB")
+    ok("SUBSCRIBE shows in LSUB, only what is subscribed")
+    c.cmd("UNSUBSCRIBE ", quote(A))
+    expect_names(c, "", P + "*", [ABC], cmd="LSUB")
+    ok("UNSUBSCRIBE")
+
+    # STATUS.
+    st = c.status(A)
+    check(st.get("MESSAGES") == 0 and st.get("RECENT") == 0 and st.get("UNSEEN") == 0
+          and st.get("UIDNEXT", 0) >= 1 and st.get("UIDVALIDITY", 0) >= 1,
+          "STATUS of an empty mailbox", got=str(st), expected="MESSAGES 0 RECENT 0 UNSEEN 0 UIDNEXT>=1 UIDVALIDITY>=1")
+    c.append(A, message([("Subject", "one")], "1\r\n"), flags=["\\Seen"])
+    r = c.append(A, message([("Subject", "two")], "2\r\n"))
+    st2 = c.status(A)
+    check(st2["MESSAGES"] == 2 and st2["UNSEEN"] == 1 and st2["RECENT"] == 2
+          and st2["UIDVALIDITY"] == st["UIDVALIDITY"] and st2["UIDNEXT"] >= st["UIDNEXT"] + 2,
+          "STATUS after appending a seen and an unseen message", got=str(st2),
+          expected="MESSAGES 2 UNSEEN 1 RECENT 2, same UIDVALIDITY, UIDNEXT grown by >= 2")
+    if r.tagged.code == "APPENDUID":
+        v, u = r.tagged.code_args.split()
+        check(int(v) == st2["UIDVALIDITY"] and st2["UIDNEXT"] > int(u), "STATUS disagrees with APPENDUID",
+              got="%s vs %s" % (r.tagged.code_args, st2))
+    ok("STATUS MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN")
+    c.cmd("STATUS ", quote(P + S + "nonexistent"), " (MESSAGES)", expect="NO", what="STATUS of a missing mailbox")
+    ok("STATUS of a missing mailbox: NO")
+
+    # RENAME with children.
+    R = P + S + "r"
+    c.cmd("RENAME ", quote(A), " ", quote(R))
+    boxes.names += [R, R + S + "b" + S + "c"]
+    expect_names(c, "", P + S + "*", [R, R + S + "b" + S + "c", P + S + uni_enc], optional=[R + S + "b"])
+    st3 = c.status(R)
+    check(st3["MESSAGES"] == 2, "messages lost in RENAME", got=str(st3))
+    ok("RENAME moves the children and the messages")
+    c.cmd("RENAME ", quote(R), " ", quote(P + S + uni_enc), expect="NO", what="RENAME onto an existing mailbox")
+    c.cmd("RENAME ", quote(P + S + "nonexistent"), " ", quote(P + S + "x"), expect="NO",
+          what="RENAME of a missing mailbox")
+    ok("RENAME onto an existing or from a missing mailbox: NO")
+
+    # DELETE.
+    c.cmd("DELETE ", quote(R + S + "b" + S + "c"))
+    _, got = list_names(c, "", P + S + "*")
+    check(R + S + "b" + S + "c" not in got, "a deleted mailbox is still listed", got=str(sorted(got)))
+    ok("DELETE")
+    c.cmd("SUBSCRIBE ", quote(R))
+    boxes.create(R + S + "child")
+    r = c.cmd("DELETE ", quote(R), expect=("OK", "NO"))
+    _, got = list_names(c, "", P + S + "*")
+    check(R + S + "child" in got, "DELETE of a parent removed its child", got=str(sorted(got)))
+    if r.tagged.kind == "OK":
+        listed_selectable = R in got and "\\NOSELECT" not in got[R].attrs
+        if listed_selectable and args.dovecot_quirk_deleted_parent_listed:
+            # Dovecot 2.3 (Maildir++) keeps listing the deleted parent without \Noselect,
+            # though it is gone: STATUS and SELECT answer NO.
+            c.cmd("STATUS ", quote(R), " (MESSAGES)", expect="NO", what="STATUS of a deleted parent")
+            print("# dovecot quirk allowed: deleted parent still listed without \\Noselect")
+        else:
+            check(not listed_selectable,
+                  "a parent deleted with OK must be gone from LIST or carry \\Noselect (RFC 3501 6.3.4)",
+                  got=got.get(R) and got[R].resp, expected="no LIST entry, or (\\Noselect ...)")
+        ok("DELETE of a parent with children: OK, children kept")
+    else:
+        check(R in got and c.status(R)["MESSAGES"] == 2, "DELETE refused but the parent changed",
+              got=str(sorted(got)))
+        ok("DELETE of a parent with children: NO, nothing changed")
+    c.cmd("DELETE INBOX", expect="NO", what="DELETE INBOX")
+    c.cmd("DELETE ", quote(P + S + "nonexistent"), expect="NO", what="DELETE of a missing mailbox")
+    ok("DELETE INBOX or a missing mailbox: NO")
+
+    # RENAME INBOX: its messages move, INBOX stays and is empty. Put them back afterwards.
+    c.append("INBOX", message([("Subject", "inbox rename probe")], "probe\r\n"))
+    n_inbox = c.status("INBOX")["MESSAGES"]
+    moved = P + S + "oldinbox"
+    r = c.cmd("RENAME INBOX ", quote(moved), expect=("OK", "NO") if args.dovecot_quirk_no_inbox_rename else "OK",
+              what="RENAME INBOX (RFC 3501 6.3.5: permitted, moves the messages)")
+    if r.tagged.kind == "NO":
+        # Dovecot 2.3 answers NO [CANNOT] "Renaming INBOX isn't supported".
+        check(c.status("INBOX")["MESSAGES"] == n_inbox, "a refused RENAME INBOX changed INBOX")
+        expect_names(c, "", moved, [])
+        print("# dovecot quirk allowed: RENAME INBOX refused (%s)" % show(r.tagged.raw, 200))
+        ok("RENAME INBOX refused, INBOX unchanged (quirk)")
+    else:
+        boxes.names.append(moved)
+        st = c.status("INBOX")
+        check(st["MESSAGES"] == 0, "INBOX not empty after RENAME INBOX", got=str(st))
+        check(c.status(moved)["MESSAGES"] == n_inbox, "RENAME INBOX did not move all messages")
+        expect_names(c, "", "INBOX", ["INBOX"])
+        ok("RENAME INBOX: messages moved, INBOX still exists and is empty")
+        c.cmd("SELECT ", quote(moved))
+        c.cmd("COPY 1:* INBOX")
+        c.cmd("CLOSE")
+        check(c.status("INBOX")["MESSAGES"] == n_inbox, "could not put the INBOX messages back")
+
+    c.cmd("UNSUBSCRIBE ", quote(R), expect=None)
+    c.cmd("UNSUBSCRIBE ", quote(ABC), expect=None)
+    c.cmd("UNSUBSCRIBE ", quote(R + S + "b" + S + "c"), expect=None)
+    boxes.cleanup()
+    _, got = list_names(c, "", P + "*")
+    check(not got, "mailboxes left after cleanup", got=str(sorted(got)))
+    c.logout()
+
+
+# =======================================================================================
 # main
 
 
@@ -412,6 +653,11 @@ def main():
     p.add_argument("--mech", default="PLAIN", help="authenticate: PLAIN, LOGIN or CRAM-MD5")
     p.add_argument("--special-use", action="store_true",
                    help="mailboxes: require \\Sent \\Drafts \\Trash \\Junk on LIST")
+    p.add_argument("--dovecot-quirk-deleted-parent-listed", action="store_true",
+                   help="mailboxes: allow a parent deleted while it has children to stay listed "
+                        "without \\Noselect, as long as it is gone (Dovecot 2.3 does that)")
+    p.add_argument("--dovecot-quirk-no-inbox-rename", action="store_true",
+                   help="mailboxes: allow RENAME INBOX to be refused with NO (Dovecot 2.3 does not support it)")
     p.add_argument("--mailbox", default="INBOX", help="idle: the mailbox to watch")
     p.add_argument("--within", type=float, default=2.0, help="idle: seconds allowed for each notification")
     p.add_argument("--deliver-dir", help="idle: the Maildir (cur/new/tmp) of --mailbox; deliver there as an MTA")
