@@ -21,6 +21,7 @@ import imaplib
 import json
 import os
 import random
+import re
 import socket
 import ssl
 import sys
@@ -634,6 +635,433 @@ def sc_mailboxes(args):
     boxes.cleanup()
     _, got = list_names(c, "", P + "*")
     check(not got, "mailboxes left after cleanup", got=str(sorted(got)))
+    c.logout()
+
+
+# =======================================================================================
+# append-fetch
+
+
+def nested_message():
+    """A message with a known tree (1 text, 2 alternative(2.1 text, 2.2 html), 3 base64
+    attachment, 4 message/rfc822) and every section's exact bytes."""
+    E = {}
+    header = (
+        b"Return-Path: <alice@example.org>\r\n"
+        b"Received: from a.example.org by b.example.org; Mon, 7 Feb 1994 21:52:25 -0800\r\n"
+        b"Received: from c.example.org by a.example.org; Mon, 7 Feb 1994 21:50:00 -0800\r\n"
+        b"Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n"
+        b"From: \"Alice Example\" <alice@example.org>\r\n"
+        b"Sender: secretary@example.org\r\n"
+        b"Reply-To: replies@example.org\r\n"
+        b"To: Bob <bob@example.net>, carol@example.com\r\n"
+        b"Cc: team: dave@example.com, \"Erin E.\" <erin@example.com>;\r\n"
+        b"Subject: Nested test message\r\n"
+        b"Message-ID: <nested-1@example.org>\r\n"
+        b"In-Reply-To: <parent@example.org>\r\n"
+        b"X-Custom: first line\r\n"
+        b"  folded continuation\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=\"outer-b\"\r\n"
+        b"\r\n"
+    )
+    p1_mime = b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+    p1_body = b"part one line 1\r\npart one line 2\r\n"
+    p21_mime = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    p21_body = b"inner plain caf=C3=A9\r\n"
+    p22_mime = b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+    p22_body = b"<p>inner html</p>\r\n"
+    p2_mime = b"Content-Type: multipart/alternative; boundary=\"inner-b\"\r\n\r\n"
+    p2_body = (b"--inner-b\r\n" + p21_mime + p21_body + b"\r\n--inner-b\r\n" + p22_mime + p22_body
+               + b"\r\n--inner-b--\r\n")
+    p3_mime = (b"Content-Type: application/octet-stream; name=\"data.bin\"\r\n"
+               b"Content-Transfer-Encoding: base64\r\n"
+               b"Content-ID: <part3@example.org>\r\n"
+               b"Content-Description: some bytes\r\n"
+               b"Content-Disposition: attachment; filename=\"data.bin\"\r\n\r\n")
+    p3_body = b"AAECAwQFBgcICQ==\r\n"
+    p4_mime = b"Content-Type: message/rfc822\r\n\r\n"
+    p4_header = (b"From: Inner Sender <inner@example.org>\r\n"
+                 b"To: outer@example.org\r\n"
+                 b"Subject: inner message\r\n"
+                 b"Date: Tue, 8 Feb 1994 10:00:00 +0000\r\n"
+                 b"Message-ID: <inner-1@example.org>\r\n\r\n")
+    p4_text = b"inner body line\r\n"
+    p4_body = p4_header + p4_text
+    text = (b"preamble line\r\n--outer-b\r\n" + p1_mime + p1_body
+            + b"\r\n--outer-b\r\n" + p2_mime + p2_body
+            + b"\r\n--outer-b\r\n" + p3_mime + p3_body
+            + b"\r\n--outer-b\r\n" + p4_mime + p4_body
+            + b"\r\n--outer-b--\r\nepilogue\r\n")
+    msg = header + text
+    E.update({
+        "BODY[]": msg, "BODY[HEADER]": header, "BODY[TEXT]": text,
+        "BODY[1]": p1_body, "BODY[1.MIME]": p1_mime,
+        "BODY[2]": p2_body, "BODY[2.MIME]": p2_mime,
+        "BODY[2.1]": p21_body, "BODY[2.1.MIME]": p21_mime, "BODY[2.2]": p22_body,
+        "BODY[3]": p3_body, "BODY[3.MIME]": p3_mime,
+        "BODY[4]": p4_body, "BODY[4.HEADER]": p4_header, "BODY[4.TEXT]": p4_text,
+        "BODY[4.1]": p4_text,
+        "BODY[HEADER.FIELDS (SUBJECT FROM X-CUSTOM RECEIVED)]":
+            b"Received: from a.example.org by b.example.org; Mon, 7 Feb 1994 21:52:25 -0800\r\n"
+            b"Received: from c.example.org by a.example.org; Mon, 7 Feb 1994 21:50:00 -0800\r\n"
+            b"From: \"Alice Example\" <alice@example.org>\r\n"
+            b"Subject: Nested test message\r\n"
+            b"X-Custom: first line\r\n  folded continuation\r\n\r\n",
+        "BODY[4.HEADER.FIELDS (SUBJECT)]": b"Subject: inner message\r\n\r\n",
+    })
+    keep = [l for l in re.split(rb"(?<=\r\n)(?=[^ \t])", header)
+            if not re.match(rb"(?i)(received|return-path|content-type|mime-version|x-custom|cc|to):", l)]
+    E["BODY[HEADER.FIELDS.NOT (RECEIVED RETURN-PATH CONTENT-TYPE MIME-VERSION X-CUSTOM CC TO)]"] = b"".join(keep)
+
+    def text_part(sub, params, enc, body, ext=None):
+        return {"type": "TEXT", "subtype": sub, "params": params, "enc": enc, "size": len(body),
+                "lines": body.count(b"\r\n"), "ext": ext}
+    E["structure"] = {
+        "type": "MULTIPART", "subtype": "MIXED", "params": {"BOUNDARY": "outer-b"}, "parts": [
+            text_part("PLAIN", {"CHARSET": "us-ascii"}, "7BIT", p1_body),
+            {"type": "MULTIPART", "subtype": "ALTERNATIVE", "params": {"BOUNDARY": "inner-b"}, "parts": [
+                text_part("PLAIN", {"CHARSET": "utf-8"}, "QUOTED-PRINTABLE", p21_body),
+                text_part("HTML", {"CHARSET": "utf-8"}, "7BIT", p22_body)]},
+            {"type": "APPLICATION", "subtype": "OCTET-STREAM", "params": {"NAME": "data.bin"},
+             "id": "<part3@example.org>", "desc": "some bytes", "enc": "BASE64", "size": len(p3_body),
+             "dsp": ("ATTACHMENT", {"FILENAME": "data.bin"})},
+            {"type": "MESSAGE", "subtype": "RFC822", "params": {}, "enc": "7BIT", "size": len(p4_body),
+             "lines": p4_body.count(b"\r\n"),
+             "envelope": [b"Tue, 8 Feb 1994 10:00:00 +0000", b"inner message",
+                          [[b"Inner Sender", None, b"inner", b"example.org"]],
+                          [[b"Inner Sender", None, b"inner", b"example.org"]],
+                          [[b"Inner Sender", None, b"inner", b"example.org"]],
+                          [[None, None, b"outer", b"example.org"]], None, None, None, b"<inner-1@example.org>"],
+             "body": text_part("PLAIN", {"CHARSET": "us-ascii"}, "7BIT", p4_text)},
+        ]}
+    E["envelope"] = [
+        b"Mon, 7 Feb 1994 21:52:25 -0800", b"Nested test message",
+        [[b"Alice Example", None, b"alice", b"example.org"]],
+        [[None, None, b"secretary", b"example.org"]],
+        [[None, None, b"replies", b"example.org"]],
+        [[b"Bob", None, b"bob", b"example.net"], [None, None, b"carol", b"example.com"]],
+        [[None, None, b"team", None], [None, None, b"dave", b"example.com"],
+         [b"Erin E.", None, b"erin", b"example.com"], [None, None, None, None]],
+        None, b"<parent@example.org>", b"<nested-1@example.org>"]
+    return msg, E
+
+
+def upper(v):
+    return astr(v).upper() if v is not None else None
+
+
+def params_dict(v, where):
+    if v is None:
+        return {}
+    check(isinstance(v, list) and len(v) % 2 == 0, "%s: body parameters are not a list of pairs" % where, got=str(v))
+    return {upper(v[k]): astr(v[k + 1]) for k in range(0, len(v), 2)}
+
+
+def check_body(got, want, where, extensible):
+    """Compares a BODY/BODYSTRUCTURE value with the expected tree (RFC 3501 7.4.2)."""
+    def bad(msg):
+        fail("%s %s: %s" % ("BODYSTRUCTURE" if extensible else "BODY", where, msg), got=show(repr(got), 3000))
+    if not isinstance(got, list) or not got:
+        bad("not a parenthesised list")
+    if want["type"] == "MULTIPART":
+        parts = []
+        i = 0
+        while i < len(got) and isinstance(got[i], list):
+            parts.append(got[i])
+            i += 1
+        if len(parts) != len(want["parts"]):
+            bad("%d parts, expected %d" % (len(parts), len(want["parts"])))
+        for k, (g, w) in enumerate(zip(parts, want["parts"])):
+            check_body(g, w, "%s%d" % (where + "." if where else "", k + 1), extensible)
+        rest = got[i:]
+        if not rest or upper(rest[0]) != want["subtype"]:
+            bad("multipart subtype %r, expected %s" % (rest[:1], want["subtype"]))
+        if not extensible and len(rest) != 1:
+            bad("BODY must not carry extension data")
+        if extensible:
+            if len(rest) < 2:
+                bad("no extension data (body parameters) in BODYSTRUCTURE")
+            pd = params_dict(rest[1], where)
+            if pd != want["params"]:
+                bad("multipart parameters %r, expected %r" % (pd, want["params"]))
+        return
+    if len(got) < 7:
+        bad("a single part needs 7 basic fields")
+    if upper(got[0]) != want["type"] or upper(got[1]) != want["subtype"]:
+        bad("type %s/%s, expected %s/%s" % (got[0], got[1], want["type"], want["subtype"]))
+    pd = params_dict(got[2], where)
+    if pd != want["params"]:
+        bad("parameters %r, expected %r" % (pd, want["params"]))
+    if astr(got[3]) != want.get("id") or astr(got[4]) != want.get("desc"):
+        bad("id/description %r %r, expected %r %r" % (got[3], got[4], want.get("id"), want.get("desc")))
+    if upper(got[5]) != want["enc"]:
+        bad("encoding %r, expected %s" % (got[5], want["enc"]))
+    if not (isinstance(got[6], str) and got[6].isdigit() and int(got[6]) == want["size"]):
+        bad("size %r, expected %d" % (got[6], want["size"]))
+    n = 7
+    if want["type"] == "TEXT":
+        if len(got) < 8 or not (isinstance(got[7], str) and got[7].isdigit() and int(got[7]) == want["lines"]):
+            bad("text lines %r, expected %d" % (got[7:8], want["lines"]))
+        n = 8
+    elif want["type"] == "MESSAGE" and want["subtype"] == "RFC822":
+        if len(got) < 10:
+            bad("message/rfc822 needs envelope, body and lines")
+        if got[7] != want["envelope"]:
+            bad("encapsulated envelope %r, expected %r" % (got[7], want["envelope"]))
+        check_body(got[8], want["body"], where + ".1", extensible)
+        if not (isinstance(got[9], str) and got[9].isdigit() and int(got[9]) == want["lines"]):
+            bad("message lines %r, expected %d" % (got[9], want["lines"]))
+        n = 10
+    ext = got[n:]
+    if not extensible:
+        if ext:
+            bad("BODY must not carry extension data")
+        return
+    if "dsp" in want:
+        if len(ext) < 2 or not isinstance(ext[1], list) or len(ext[1]) != 2:
+            bad("BODYSTRUCTURE lacks the disposition (extension data)")
+        if upper(ext[1][0]) != want["dsp"][0] or params_dict(ext[1][1], where) != want["dsp"][1]:
+            bad("disposition %r, expected %r" % (ext[1], want["dsp"]))
+
+
+def strip_ext(bs):
+    """BODYSTRUCTURE without extension data: what BODY must answer."""
+    if isinstance(bs[0], list):
+        i = 0
+        while isinstance(bs[i], list):
+            i += 1
+        return [strip_ext(p) for p in bs[:i]] + [bs[i]]
+    n = 7
+    if upper(bs[0]) == "TEXT":
+        n = 8
+    elif upper(bs[0]) == "MESSAGE" and upper(bs[1]) == "RFC822":
+        return bs[:8] + [strip_ext(bs[8])] + bs[9:10]
+    return bs[:n]
+
+
+def check_select(c, box, info, readonly, exists, recent, uidvalidity=None, max_uid=None, first_unseen=None):
+    r = info.result
+    what = "%s %s" % ("EXAMINE" if readonly else "SELECT", box)
+    for k in ("FLAGS", "EXISTS", "RECENT"):
+        check(info.counts.get(k) == 1, "%s: exactly one * %s is required (RFC 3501 6.3.1)" % (what, k),
+              sent=r.sent, got=r.all())
+    for k in ("UIDVALIDITY", "UIDNEXT", "PERMANENTFLAGS"):
+        check(info.counts.get(k) == 1, "%s: exactly one * OK [%s] is required" % (what, k),
+              sent=r.sent, got=r.all())
+    check(info.exists == exists, "%s: EXISTS" % what, sent=r.sent, got=r.all(), expected="* %d EXISTS" % exists)
+    check(info.recent == recent, "%s: RECENT" % what, sent=r.sent, got=r.all(), expected="* %d RECENT" % recent)
+    fl = flagset(info.flags or [])
+    for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"):
+        check(f in fl, "%s: FLAGS misses %s" % (what, f), sent=r.sent, got=r.all())
+    check(info.uidvalidity and info.uidvalidity > 0, "%s: UIDVALIDITY must be a non-zero number" % what, got=r.all())
+    if uidvalidity is not None:
+        check(info.uidvalidity == uidvalidity, "%s: UIDVALIDITY differs from APPENDUID's" % what, got=r.all(),
+              expected=str(uidvalidity))
+    if max_uid is not None:
+        check(info.uidnext > max_uid, "%s: UIDNEXT must exceed every UID" % what, got=r.all(),
+              expected="> %d" % max_uid)
+    if first_unseen is not None:
+        check(info.unseen == first_unseen, "%s: [UNSEEN n] must give the first unseen message" % what,
+              sent=r.sent, got=r.all(), expected="* OK [UNSEEN %d]" % first_unseen)
+    code = "READ-ONLY" if readonly else "READ-WRITE"
+    check(info.access == code, "%s: tagged OK must carry [%s]" % (what, code), sent=r.sent, got=r.tagged)
+    return info
+
+
+def item(d, name, where):
+    key = name.upper()
+    check(key in d, "%s: FETCH response lacks %s" % (where, name), got=str(sorted(d)))
+    return d[key]
+
+
+def fetch_one(c, seq, items, uid=False):
+    r, f = c.fetch(str(seq), items, uid=uid)
+    if uid:
+        hits = [d for d in f.values() if d.get("UID") == str(seq)]
+        check(len(hits) == 1, "UID FETCH %s: one message with that UID expected" % seq, sent=r.sent, got=r.all())
+        return r, hits[0]
+    check(seq in f, "FETCH %s: no FETCH response for that message" % seq, sent=r.sent, got=r.all())
+    check(set(f) == {seq}, "FETCH %s: FETCH responses for other messages" % seq, sent=r.sent, got=r.all())
+    return r, f[seq]
+
+
+def check_seen(c, seq, want, where):
+    _, d = fetch_one(c, seq, "(FLAGS)")
+    has = "\\Seen" in flagset(d["FLAGS"])
+    check(has == want, "%s: \\Seen is %s, expected %s" % (where, "set" if has else "not set", "set" if want else "not set"),
+          got=str(d["FLAGS"]))
+
+
+def date_of(v, where):
+    t = parse_date_time(astr(v)) if isinstance(v, bytes) else None
+    check(t is not None, "%s: INTERNALDATE is not a quoted RFC 3501 date-time" % where, got=str(v))
+    return t
+
+
+@scenario("append-fetch")
+def sc_append_fetch(args):
+    c = session(args)
+    boxes = Boxes(c)
+    P = boxes.create(prefix(args))
+    m1, E = nested_message()
+    m2 = message([("From", "Bob <bob@example.net>"), ("To", "alice@example.org"),
+                  ("Subject", "plain one"), ("Date", "Wed, 1 Jan 2020 12:00:00 +0000")],
+                 "a simple body\r\nsecond line\r\n")
+    m3 = message([("From", "carol@example.com"), ("Subject", "seen one")], "seen body\r\n")
+    date1 = "17-Jul-1996 02:44:25 -0700"
+    uidplus = c.has("UIDPLUS")
+    r1 = c.append(P, m1, flags=["\\Flagged", "$Label1"], date=date1)
+    t_before = time.time()
+    r2 = c.append(P, m2)
+    r3 = c.append(P, m3, flags=["\\Seen"])
+    ok("APPEND with flags and internal date, and without")
+    uids = []
+    validity = None
+    if uidplus:
+        for r in (r1, r2, r3):
+            check(r.tagged.code == "APPENDUID", "UIDPLUS advertised but no [APPENDUID] in APPEND's OK",
+                  sent=r.sent[:200], got=r.tagged)
+            v, u = r.tagged.code_args.split()
+            check(validity in (None, int(v)), "APPENDUID validity changed between APPENDs", got=r.tagged)
+            validity = int(v)
+            uids.append(int(u))
+        check(uids == sorted(uids) and len(set(uids)) == 3, "APPENDUID uids must increase", got=str(uids))
+        ok("[APPENDUID uidvalidity uid] (UIDPLUS)")
+
+    c2 = session(args, name="B")
+    _, info = c2.select(P, readonly=True)
+    check_select(c2, P, info, True, 3, 3, validity, uids and max(uids), first_unseen=1)
+    check(flagset(info.flags) >= {"$Label1"}, "EXAMINE: FLAGS lacks the keyword in use ($Label1)",
+          got=info.result.all())
+    ok("EXAMINE: EXISTS RECENT FLAGS [UIDVALIDITY] [UIDNEXT] [PERMANENTFLAGS] [UNSEEN] and [READ-ONLY]")
+    r, d = fetch_one(c2, 1, "(BODY[] RFC822 BODY[TEXT])")
+    check(d["BODY[]"] == m1, "EXAMINE: BODY[] content", sent=r.sent, got=d["BODY[]"])
+    check("FLAGS" not in d or "\\Seen" not in flagset(d["FLAGS"]), "EXAMINE: BODY[] set \\Seen", got=r.all())
+    check_seen(c2, 1, False, "after BODY[] and RFC822 under EXAMINE")
+    ok("EXAMINE: BODY[] and RFC822 do not set \\Seen")
+    c2.logout()
+
+    _, info = c.select(P)
+    check_select(c, P, info, False, 3, 3, validity, uids and max(uids), first_unseen=1)
+    check("\\*" in info.permanentflags, "SELECT: PERMANENTFLAGS lacks \\* (keywords can be created)",
+          got=info.result.all())
+    ok("SELECT: EXAMINE kept \\Recent; required responses and [READ-WRITE]")
+    if not uids:
+        uids = [int(c.uid_of(n)) for n in (1, 2, 3)]
+
+    # Every data item of message 1.
+    w = "message 1"
+    r, d = fetch_one(c, 1, "(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE UID)")
+    check(flags_no_recent(item(d, "FLAGS", w)) == {"\\Flagged", "$Label1"}, "FLAGS as appended", sent=r.sent, got=r.all(),
+          expected="(\\Flagged $Label1) [+ \\Recent]")
+    check("\\Recent" in flagset(d["FLAGS"]), "FLAGS of a new message in the session that has it lacks \\Recent",
+          got=r.all())
+    ok("FETCH FLAGS")
+    check(date_of(item(d, "INTERNALDATE", w), w) == parse_date_time(date1), "INTERNALDATE differs from the APPENDed one",
+          sent=r.sent, got=r.all(), expected=date1 + " (the same instant)")
+    ok("FETCH INTERNALDATE equals the appended date-time")
+    check(item(d, "RFC822.SIZE", w) == str(len(m1)), "RFC822.SIZE", got=r.all(), expected=str(len(m1)))
+    ok("FETCH RFC822.SIZE equals the octets appended")
+    check(item(d, "ENVELOPE", w) == E["envelope"], "ENVELOPE", got=show(repr(d["ENVELOPE"]), 3000),
+          expected=repr(E["envelope"]))
+    ok("FETCH ENVELOPE (group syntax, Sender/Reply-To, In-Reply-To)")
+    check_body(item(d, "BODYSTRUCTURE", w), E["structure"], "", True)
+    ok("FETCH BODYSTRUCTURE (nested multipart, message/rfc822, disposition)")
+    check_body(item(d, "BODY", w), E["structure"], "", False)
+    check(d["BODY"] == strip_ext(d["BODYSTRUCTURE"]), "BODY must be BODYSTRUCTURE without extension data",
+          got=show(repr(d["BODY"]), 3000))
+    ok("FETCH BODY (no extension data)")
+    check(item(d, "UID", w) == str(uids[0]), "UID", got=r.all(), expected=str(uids[0]))
+    ok("FETCH UID")
+
+    sections = [k for k in E if k.startswith("BODY[")]
+    peek = " ".join(k.replace("BODY[", "BODY.PEEK[", 1) for k in sections)
+    r, d = fetch_one(c, 1, "(%s)" % peek)
+    for k in sections:
+        got = d.get(k.upper().replace('"', ""))
+        check(got == E[k], "FETCH %s content" % k, sent=r.sent[:300], got=got, expected=show(E[k], 800))
+    ok("FETCH BODY.PEEK[] [HEADER] [TEXT] [HEADER.FIELDS] [HEADER.FIELDS.NOT] [1] [1.MIME] [2] [2.1] [2.1.MIME] "
+       "[2.2] [3] [4] [4.HEADER] [4.TEXT] [4.1] [4.HEADER.FIELDS]")
+    r, d = fetch_one(c, 1, "(RFC822.HEADER)")
+    check(item(d, "RFC822.HEADER", w) == E["BODY[HEADER]"], "RFC822.HEADER", got=d.get("RFC822.HEADER"))
+    check_seen(c, 1, False, "RFC822.HEADER (a peek)")
+    ok("FETCH RFC822.HEADER, no \\Seen")
+
+    n = len(m1)
+    r, d = fetch_one(c, 1, "(BODY.PEEK[]<0.10> BODY.PEEK[TEXT]<5.20> BODY.PEEK[1]<%d.100>)" % (len(E["BODY[1]"]) - 5))
+    check(d.get("BODY[]<0>") == m1[:10], "partial BODY[]<0.10>", sent=r.sent, got=r.all(), expected=show(m1[:10]))
+    check(d.get("BODY[TEXT]<5>") == E["BODY[TEXT]"][5:25], "partial BODY[TEXT]<5.20>", sent=r.sent, got=r.all())
+    k = "BODY[1]<%d>" % (len(E["BODY[1]"]) - 5)
+    check(d.get(k) == E["BODY[1]"][-5:], "partial reaching past the end returns the rest", sent=r.sent,
+          got=r.all(), expected=show(E["BODY[1]"][-5:]))
+    r, d = fetch_one(c, 1, "(BODY.PEEK[]<%d.10>)" % (n + 100))
+    check(d.get("BODY[]<%d>" % (n + 100)) == b"", "a partial starting past the end must be an empty string",
+          sent=r.sent, got=r.all(), expected='BODY[]<%d> ""' % (n + 100))
+    ok("FETCH partials <0.10>, across and past the end")
+    check_seen(c, 1, False, "after BODY.PEEK fetches")
+    ok("BODY.PEEK does not set \\Seen")
+
+    # \Seen side effects, on message 2.
+    body2 = m2.split(b"\r\n\r\n", 1)[1]
+    hdr2 = m2[:len(m2) - len(body2)]
+    for items, key, want, sets in (("BODY[]", "BODY[]", m2, True), ("RFC822", "RFC822", m2, True),
+                                   ("RFC822.TEXT", "RFC822.TEXT", body2, True), ("BODY[HEADER]", "BODY[HEADER]", hdr2, True),
+                                   ("BODY[1]", "BODY[1]", body2, True), ("RFC822.HEADER", "RFC822.HEADER", hdr2, False)):
+        c.cmd("STORE 2 -FLAGS.SILENT (\\Seen)")
+        check_seen(c, 2, False, "reset")
+        r, d = fetch_one(c, 2, "(%s)" % items)
+        check(d.get(key) == want, "FETCH %s content" % items, sent=r.sent, got=r.all(), expected=show(want))
+        if "FLAGS" in d:
+            check(("\\Seen" in flagset(d["FLAGS"])) == sets, "FETCH %s: the FLAGS sent with it" % items, got=r.all())
+        check_seen(c, 2, sets, "FETCH %s" % items)
+    ok("BODY[], RFC822, RFC822.TEXT, BODY[HEADER], BODY[1] set \\Seen; RFC822.HEADER does not")
+    r, d = fetch_one(c, 2, "(INTERNALDATE RFC822.SIZE ENVELOPE)")
+    t2 = date_of(d["INTERNALDATE"], "message 2")
+    check(abs(t2 - t_before) < 600, "INTERNALDATE of a message appended without a date should be now",
+          got=str(d["INTERNALDATE"]))
+    check(d["RFC822.SIZE"] == str(len(m2)), "RFC822.SIZE of message 2", got=r.all(), expected=str(len(m2)))
+    frm = [[b"Bob", None, b"bob", b"example.net"]]
+    check(d["ENVELOPE"] == [b"Wed, 1 Jan 2020 12:00:00 +0000", b"plain one", frm, frm, frm,
+                            [[None, None, b"alice", b"example.org"]], None, None, None, None],
+          "ENVELOPE of a message without Sender, Reply-To, Message-ID (sender and reply-to default to from)",
+          got=show(repr(d["ENVELOPE"])))
+    ok("INTERNALDATE without a date is the time of APPEND; ENVELOPE defaults")
+
+    # Macros.
+    r, d = fetch_one(c, 3, "(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY)")
+    for macro, keys in (("FAST", ["FLAGS", "INTERNALDATE", "RFC822.SIZE"]),
+                        ("ALL", ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"]),
+                        ("FULL", ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"])):
+        rm, dm = fetch_one(c, 3, macro)
+        for k in keys:
+            check(k in dm and dm[k] == d[k], "FETCH %s must give %s" % (macro, k), sent=rm.sent, got=rm.all())
+        for k in dm:
+            check(k in keys or k == "UID", "FETCH %s gave %s" % (macro, k), sent=rm.sent, got=rm.all())
+    ok("FETCH macros FAST ALL FULL")
+
+    # Ranges and UID FETCH.
+    def seqs(spec, uid=False):
+        r, f = c.fetch(spec, "(UID)", uid=uid)
+        if uid:
+            for d in f.values():
+                check("UID" in d, "UID FETCH response without UID", sent=r.sent, got=r.all())
+        return sorted(f), r
+    for spec, want in (("1:*", [1, 2, 3]), ("*", [3]), ("2:*", [2, 3]), ("*:2", [2, 3]), ("1,3", [1, 3]),
+                       ("3,1:2", [1, 2, 3])):
+        got, r = seqs(spec)
+        check(got == want, "FETCH %s" % spec, sent=r.sent, got=r.all(), expected="messages %s" % want)
+    ok("FETCH sequence sets 1:* * n:* *:n a,b")
+    for spec, want in (("%d:*" % (uids[2] + 1000), [3]), ("%d:%d" % (uids[0], uids[1]), [1, 2]),
+                       ("1:*", [1, 2, 3]), (str(uids[1]), [2]), (str(uids[2] + 1000), [])):
+        got, r = seqs(spec, uid=True)
+        check(got == want, "UID FETCH %s" % spec, sent=r.sent, got=r.all(), expected="messages %s" % want)
+    r, d = fetch_one(c, uids[1], "(FLAGS)", uid=True)
+    ok("UID FETCH (UID always included; n:* past the last UID gives the last message; missing UID gives nothing)")
+    r = c.cmd("FETCH 4 (FLAGS)", expect=("BAD", "NO"), what="FETCH of a message number beyond EXISTS")
+    ok("FETCH beyond EXISTS refused (%s)" % r.tagged.kind)
+    c.cmd("CLOSE")
+    boxes.cleanup()
     c.logout()
 
 
