@@ -15,6 +15,7 @@ run on any account, except where INBOX itself is the subject (INBOX rename, idle
 """
 import argparse
 import base64
+import calendar
 import hashlib
 import hmac
 import imaplib
@@ -1060,6 +1061,263 @@ def sc_append_fetch(args):
     ok("UID FETCH (UID always included; n:* past the last UID gives the last message; missing UID gives nothing)")
     r = c.cmd("FETCH 4 (FLAGS)", expect=("BAD", "NO"), what="FETCH of a message number beyond EXISTS")
     ok("FETCH beyond EXISTS refused (%s)" % r.tagged.kind)
+    c.cmd("CLOSE")
+    boxes.cleanup()
+    c.logout()
+
+
+# =======================================================================================
+# store
+
+
+def store(c, spec, op, flags, model, uid=False, seqs=None):
+    """STORE and check the untagged FETCH answers against the model {seq: flags}."""
+    silent = op.endswith(".SILENT")
+    r = c.cmd("UID STORE " if uid else "STORE ", spec, " ", op, " (", " ".join(flags), ")")
+    base = op.split(".")[0].upper()
+    for n in seqs:
+        if base == "FLAGS":
+            model[n] = set(flags)
+        elif base == "+FLAGS":
+            model[n] |= set(flags)
+        else:
+            model[n] -= set(flags)
+    fetches = r.of("FETCH")
+    if silent:
+        check(not fetches, "STORE %s: .SILENT must not answer FETCH for our own change" % op,
+              sent=r.sent, got=r.all(), expected="no * n FETCH")
+        return r
+    got = {}
+    for f in fetches:
+        check(f.num not in got, "STORE: two FETCH responses for one message", sent=r.sent, got=r.all())
+        got[f.num] = f.data
+    check(sorted(got) == sorted(seqs), "STORE %s must answer one FETCH per message stored" % op,
+          sent=r.sent, got=r.all(), expected="FETCH for %s" % seqs)
+    for n in seqs:
+        check("FLAGS" in got[n], "STORE: FETCH without FLAGS", sent=r.sent, got=r.all())
+        check(flags_no_recent(got[n]["FLAGS"]) == model[n], "STORE %s: the flags answered" % op,
+              sent=r.sent, got=r.all(), expected="FLAGS %s" % sorted(model[n]))
+        if uid:
+            check("UID" in got[n], "UID STORE: FETCH response without UID (RFC 3501 6.4.8 MUST)",
+                  sent=r.sent, got=r.all())
+    return r
+
+
+def check_model(c, model, where):
+    r, f = c.fetch("1:*", "(FLAGS)")
+    for n, want in model.items():
+        check(n in f and flags_no_recent(f[n]["FLAGS"]) == want, "%s: flags of message %d" % (where, n),
+              sent=r.sent, got=r.all(), expected=str(sorted(want)))
+    return f
+
+
+@scenario("store")
+def sc_store(args):
+    c = session(args)
+    boxes = Boxes(c)
+    P = boxes.create(prefix(args))
+    for i in range(3):
+        c.append(P, message([("Subject", "store %d" % i)], "body %d\r\n" % i))
+    _, info = c.select(P)
+    pf = set(info.permanentflags)
+    check("\\*" in pf, "PERMANENTFLAGS must contain \\* (new keywords can be stored)", got=info.result.all())
+    check("\\Recent" not in flagset(pf), "PERMANENTFLAGS must not contain \\Recent", got=info.result.all())
+    ok("PERMANENTFLAGS contains \\* and not \\Recent")
+    model = {1: set(), 2: set(), 3: set()}
+    store(c, "1", "FLAGS", ["\\Flagged", "\\Answered"], model, seqs=[1])
+    ok("STORE FLAGS")
+    store(c, "1", "+FLAGS", ["\\Seen", "$Forwarded"], model, seqs=[1])
+    ok("STORE +FLAGS with the keyword $Forwarded")
+    store(c, "1", "-FLAGS", ["\\Answered"], model, seqs=[1])
+    ok("STORE -FLAGS")
+    store(c, "1", "+FLAGS.SILENT", ["NonJunk"], model, seqs=[1])
+    store(c, "1", "-FLAGS.SILENT", ["\\Flagged"], model, seqs=[1])
+    store(c, "2", "FLAGS.SILENT", ["\\Draft", "\\Deleted"], model, seqs=[2])
+    check_model(c, model, "after .SILENT stores")
+    ok("STORE FLAGS.SILENT +FLAGS.SILENT -FLAGS.SILENT: no FETCH for our own change, flags stored")
+    store(c, "2:3", "+FLAGS", ["\\Flagged"], model, seqs=[2, 3])
+    store(c, "2:*", "-FLAGS", ["\\Deleted", "\\Flagged"], model, seqs=[2, 3])
+    ok("STORE on ranges")
+
+    # \Recent cannot be changed by STORE (RFC 3501 2.3.2).
+    f = check_model(c, model, "before \\Recent")
+    check(all("\\Recent" in flagset(f[n]["FLAGS"]) for n in (1, 2, 3)),
+          "this session selected first: its messages must be \\Recent", got=str(f))
+    r = c.cmd("STORE 3 FLAGS (\\Seen)")
+    model[3] = {"\\Seen"}
+    check("\\Recent" in flagset(c.fetch("3", "(FLAGS)")[1][3]["FLAGS"]), "STORE FLAGS removed \\Recent", got=r.all())
+    r = c.cmd("STORE 3 -FLAGS (\\Recent)", expect=None)
+    check(r.tagged.kind in ("OK", "NO", "BAD"), "STORE -FLAGS (\\Recent)", got=r.all())
+    check("\\Recent" in flagset(c.fetch("3", "(FLAGS)")[1][3]["FLAGS"]), "STORE -FLAGS (\\Recent) removed \\Recent",
+          sent=r.sent, got=r.all())
+    b = session(args, name="B")
+    b.select(P)
+    r = b.cmd("STORE 2 +FLAGS (\\Recent)", expect=None)
+    _, fb = b.fetch("2", "(FLAGS)")
+    check("\\Recent" not in flagset(fb[2]["FLAGS"]), "STORE +FLAGS (\\Recent) made a message \\Recent",
+          sent=r.sent, got=r.all())
+    ok("\\Recent cannot be set or cleared (STORE answered %s)" % r.tagged.kind)
+    b.logout()
+
+    # UID STORE.
+    uids = c.uids()
+    store(c, str(uids[2]), "+FLAGS", ["\\Flagged", "NonJunk"], model, uid=True, seqs=[2])
+    store(c, "%d:%d" % (uids[1], uids[3]), "-FLAGS.SILENT", ["NonJunk"], model, uid=True, seqs=[1, 2, 3])
+    check_model(c, model, "after UID STORE")
+    ok("UID STORE (FETCH carries UID), UID STORE .SILENT")
+    c.cmd("STORE 1 +FLAGS ($Forwarded NonJunk)")
+    model[1] |= {"$Forwarded", "NonJunk"}
+    c.cmd("CLOSE")
+    c.logout()
+
+    # Persisted: a new session sees the same flags, and FLAGS lists the keywords in use.
+    d = session(args, name="D")
+    _, info = d.select(P, readonly=True)
+    check({"$Forwarded", "NonJunk"} <= flagset(info.flags), "FLAGS lacks keywords in use", got=info.result.all())
+    check_model(d, model, "after reconnecting")
+    ok("flags and keywords persist across sessions; FLAGS lists the keywords")
+    # RFC 3501 6.3.2: nothing may change under EXAMINE; the result code is not specified
+    # (Dovecot answers OK "Store ignored").
+    r = d.cmd("STORE 1 +FLAGS (\\Deleted)", expect=("OK", "NO", "BAD"), what="STORE in a mailbox opened with EXAMINE")
+    for f in r.of("FETCH"):
+        check("\\Deleted" not in flagset(f.data.get("FLAGS", [])), "STORE under EXAMINE reported a change",
+              sent=r.sent, got=r.all())
+    check_model(d, model, "after STORE under EXAMINE")
+    ok("STORE under EXAMINE changes nothing (%s)" % r.tagged.kind)
+    d.cmd("CLOSE")
+    boxes.c = d
+    boxes.cleanup()
+    d.logout()
+
+
+# =======================================================================================
+# search
+
+
+def search_corpus():
+    """Six messages whose hit set is known for every search key. Date headers fall on
+    1..6 Feb 2020, internal dates on 11..16 Feb 2020 (noon UTC), so SENT* and BEFORE/ON/
+    SINCE differ."""
+    def date_hdr(day):
+        wd = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][calendar.weekday(2020, 2, day)]
+        return "%s, %02d Feb 2020 12:00:00 +0000" % (wd, day)
+    msgs = [
+        ([("From", "Alice <alice@example.org>"), ("To", "bob@example.net"), ("Cc", "carol@example.com"),
+          ("Subject", "Meeting agenda"), ("Date", date_hdr(1))],
+         b"Please bring the budget numbers.\r\n", ["\\Seen", "\\Answered"]),
+        ([("From", "Bob <bob@example.net>"), ("To", "alice@example.org"), ("Bcc", "dave@example.com"),
+          ("Subject", "Re: Meeting agenda"), ("X-Priority", "1"), ("Date", date_hdr(2))],
+         b"lunch tomorrow?\r\n", ["\\Flagged"]),
+        ([("From", "carol@example.com"), ("To", "alice@example.org"), ("Subject", "Invoice 42"), ("Date", date_hdr(3))],
+         b"".join(b"invoice line %04d ........................................\r\n" % i for i in range(100)),
+         ["\\Deleted", "\\Seen", "$Forwarded"]),
+        ([("From", "=?ISO-8859-1?Q?=C9ric?= <eric@example.fr>"), ("To", "alice@example.org"),
+          ("Subject", "=?ISO-8859-1?Q?Caf=E9_cr=E8me?="), ("Date", date_hdr(4)), ("MIME-Version", "1.0"),
+          ("Content-Type", "text/plain; charset=ISO-8859-1"), ("Content-Transfer-Encoding", "quoted-printable")],
+         b"na=EFve r=E9sum=E9\r\n", ["\\Draft"]),
+        ([("From", "dave@example.com"), ("To", "alice@example.org"), ("Subject", "=?UTF-8?B?w4RyZ2VyIGltIELDvHJv?="),
+          ("Date", date_hdr(5)), ("MIME-Version", "1.0"), ("Content-Type", "text/plain; charset=ISO-8859-1"),
+          ("Content-Transfer-Encoding", "base64")],
+         base64.b64encode("Grüße aus Köln\r\n".encode("latin-1")) + b"\r\n", ["NonJunk"]),
+        ([("From", "erin@example.com"), ("To", "bob@example.net"), ("Cc", "alice@example.org"),
+          ("Subject", "Hello world"), ("Date", date_hdr(6))],
+         b"nothing special here\r\n", ["\\Seen"]),
+    ]
+    out = []
+    for k, (hdrs, body, flags) in enumerate(msgs):
+        raw = "".join("%s: %s\r\n" % hv for hv in hdrs).encode() + b"\r\n" + body
+        out.append((raw, flags, "%02d-Feb-2020 12:00:00 +0000" % (11 + k)))
+    return out
+
+
+@scenario("search")
+def sc_search(args):
+    c = session(args)
+    boxes = Boxes(c)
+    P = boxes.create(prefix(args))
+    msgs = search_corpus()
+    for raw, flags, date in msgs[:4]:
+        c.append(P, raw, flags=flags, date=date)
+    # Another session takes \Recent for messages 1-4 (SELECT, then LOGOUT: no expunge).
+    x = session(args, name="X")
+    x.select(P)
+    x.logout()
+    for raw, flags, date in msgs[4:]:
+        c.append(P, raw, flags=flags, date=date)
+    _, info = c.select(P)
+    check(info.recent == 2, "only messages 5 and 6 should be \\Recent here", got=info.result.all())
+    sizes = [len(m[0]) for m in msgs]
+    uids = c.uids()
+    big = sizes.index(max(sizes)) + 1
+    small = sizes.index(min(sizes)) + 1
+    cases = [
+        ("ALL", [1, 2, 3, 4, 5, 6]),
+        ("ANSWERED", [1]), ("UNANSWERED", [2, 3, 4, 5, 6]),
+        ("DELETED", [3]), ("UNDELETED", [1, 2, 4, 5, 6]),
+        ("DRAFT", [4]), ("UNDRAFT", [1, 2, 3, 5, 6]),
+        ("FLAGGED", [2]), ("UNFLAGGED", [1, 3, 4, 5, 6]),
+        ("SEEN", [1, 3, 6]), ("UNSEEN", [2, 4, 5]),
+        ("KEYWORD $Forwarded", [3]), ("KEYWORD NonJunk", [5]), ("UNKEYWORD NonJunk", [1, 2, 3, 4, 6]),
+        ("KEYWORD NoSuchKeyword", []),
+        ("RECENT", [5, 6]), ("NEW", [5]), ("OLD", [1, 2, 3, 4]),
+        ("FROM alice", [1]), ("FROM example.com", [3, 5, 6]), ('FROM "Bob <"', [2]),
+        ("TO alice", [2, 3, 4, 5]), ("TO BOB", [1, 6]), ("CC alice", [6]), ("CC carol", [1]),
+        ("BCC dave", [2]), ("BCC alice", []),
+        ("SUBJECT meeting", [1, 2]), ('SUBJECT "Re: meeting"', [2]), ("SUBJECT MEETING", [1, 2]),
+        ("BODY budget", [1]), ("BODY meeting", []), ("TEXT meeting", [1, 2]), ("TEXT carol", [1, 3]),
+        ("TEXT budget", [1]), ('BODY "invoice line 0099"', [3]),
+        ('HEADER X-Priority 1', [2]), ('HEADER X-Priority ""', [2]), ('HEADER Subject ""', [1, 2, 3, 4, 5, 6]),
+        ('HEADER X-Missing ""', []),
+        ("LARGER %d" % (sizes[big - 1] - 1), [big]), ("LARGER %d" % sizes[big - 1], []),
+        ("SMALLER %d" % (sizes[small - 1] + 1), [small]), ("SMALLER %d" % sizes[small - 1], []),
+        ("SMALLER %d" % sizes[big - 1], sorted(set(range(1, 7)) - {big})),
+        ("BEFORE 13-Feb-2020", [1, 2]), ("ON 13-Feb-2020", [3]), ("SINCE 13-Feb-2020", [3, 4, 5, 6]),
+        ("BEFORE 03-Feb-2020", []), ("ON 3-Feb-2020", []),
+        ("SENTBEFORE 03-Feb-2020", [1, 2]), ("SENTON 03-Feb-2020", [3]), ("SENTSINCE 03-Feb-2020", [3, 4, 5, 6]),
+        ("SENTON 13-Feb-2020", []), ('SENTBEFORE "13-Feb-2020"', [1, 2, 3, 4, 5, 6]),
+        ("UID %d:%d" % (uids[2], uids[4]), [2, 3, 4]), ("UID %d" % uids[6], [6]),
+        ("2,4:5", [2, 4, 5]), ("*", [6]), ("5:*", [5, 6]), ("1:3 SEEN", [1, 3]),
+        ("NOT SEEN", [2, 4, 5]), ("NOT NOT SEEN", [1, 3, 6]),
+        ("OR FLAGGED DRAFT", [2, 4]), ("OR OR FLAGGED DRAFT ANSWERED", [1, 2, 4]),
+        ("(SEEN UNDELETED)", [1, 6]), ("SEEN SINCE 12-Feb-2020", [3, 6]),
+        ("OR (SEEN ANSWERED) NOT OR DELETED KEYWORD NonJunk", [1, 2, 4, 6]),
+        ("NOT (FROM alice OR TO bob CC alice)", [2, 3, 4, 5, 6]), ("NOT (OR FROM alice TO bob)", [2, 3, 4, 5]),
+        ("((SEEN) (NOT DELETED)) OR ON 11-Feb-2020 ON 16-Feb-2020", [1, 6]),
+    ]
+    for crit, want in cases:
+        r, got = c.search(crit)
+        check(sorted(got) == want, "SEARCH %s" % crit, sent=r.sent, got=r.all(), expected="* SEARCH %s" % want)
+    ok("SEARCH: every RFC 3501 key, sequence sets, parenthesised lists, nested OR/NOT (%d searches)" % len(cases))
+    for crit, want in (("ALL", [1, 2, 3, 4, 5, 6]), ("SEEN", [1, 3, 6]), ("UID %d:*" % uids[5], [5, 6]),
+                       ("5:*", [5, 6]), ("FROM example.com", [3, 5, 6])):
+        r, got = c.search(crit, uid=True)
+        check(sorted(got) == [uids[n] for n in want], "UID SEARCH %s" % crit, sent=r.sent, got=r.all(),
+              expected="* SEARCH %s" % [uids[n] for n in want])
+    ok("UID SEARCH answers UIDs")
+
+    for needle, key, want in (("Café", "SUBJECT", [4]), ("crème", "SUBJECT", [4]), ("Ärger im", "SUBJECT", [5]),
+                              ("résumé", "BODY", [4]), ("naïve", "TEXT", [4]), ("Köln", "BODY", [5]),
+                              ("Grüße", "TEXT", [5]), ("Köln", "SUBJECT", []), ("CAF", "SUBJECT", [4])):
+        r, got = c.search(None, literal_parts=["CHARSET UTF-8 %s " % key, Literal(needle)])
+        check(sorted(got) == want, "SEARCH CHARSET UTF-8 %s %s (RFC 2047 header / QP or base64 ISO-8859-1 body)"
+              % (key, needle), sent=r.sent, got=r.all(), expected="* SEARCH %s" % want)
+    ok("SEARCH CHARSET UTF-8 matches RFC 2047 subjects and QP/base64 ISO-8859-1 bodies")
+    r, got = c.search("CHARSET US-ASCII SUBJECT meeting")
+    check(sorted(got) == [1, 2], "SEARCH CHARSET US-ASCII", sent=r.sent, got=r.all())
+    r, got = c.search(None, uid=True, literal_parts=["CHARSET UTF-8 BODY ", Literal("Köln")])
+    check(got == [uids[5]], "UID SEARCH CHARSET UTF-8", sent=r.sent, got=r.all())
+    ok("SEARCH CHARSET US-ASCII, UID SEARCH CHARSET UTF-8")
+    r, _ = c.search("CHARSET X-NO-SUCH-CHARSET-42 TEXT foo", expect="NO")
+    check(r.tagged.code == "BADCHARSET", "an unknown charset must be refused with NO [BADCHARSET] (RFC 3501 6.4.4)",
+          sent=r.sent, got=r.all(), expected="tagged NO [BADCHARSET ...]")
+    vals = r.tagged.code_values()
+    if vals:
+        check(isinstance(vals[0], list) and "X-NO-SUCH-CHARSET-42" not in [upper(v) for v in vals[0]],
+              "BADCHARSET list", got=r.tagged)
+    ok("unknown charset: NO [BADCHARSET]")
+    c.cmd("SEARCH NOSUCHKEY 1", expect="BAD", what="SEARCH with an unknown key")
+    c.cmd("SEARCH (SEEN", expect="BAD", what="SEARCH with an unbalanced parenthesis")
+    ok("SEARCH syntax errors: BAD")
     c.cmd("CLOSE")
     boxes.cleanup()
     c.logout()
