@@ -1324,6 +1324,481 @@ def sc_search(args):
 
 
 # =======================================================================================
+# copy-move
+
+
+def parse_copyuid(resp, where):
+    check(resp.code == "COPYUID", "%s: no [COPYUID]" % where, got=resp)
+    parts = resp.code_args.split()
+    check(len(parts) == 3, "%s: [COPYUID uidvalidity src dst] malformed" % where, got=resp)
+    return int(parts[0]), parse_uid_set(parts[1]), parse_uid_set(parts[2])
+
+
+def apply_expunges(r, uids, where):
+    """Applies * n EXPUNGE responses in order to a list of UIDs (index = seq - 1)."""
+    uids = list(uids)
+    for u in r.untagged:
+        if u.kind == "EXPUNGE":
+            check(1 <= u.num <= len(uids), "%s: * %d EXPUNGE for a message that does not exist (%d left)"
+                  % (where, u.num, len(uids)), sent=r.sent, got=r.all())
+            del uids[u.num - 1]
+    return uids
+
+
+def snapshot(c, spec, uid=True):
+    """{uid: (flags without \\Recent, internaldate instant, body)}"""
+    r, f = c.fetch(spec, "(UID FLAGS INTERNALDATE BODY.PEEK[])", uid=uid)
+    return {int(d["UID"]): (flags_no_recent(d["FLAGS"]), date_of(d["INTERNALDATE"], "snapshot"), d["BODY[]"])
+            for d in f.values()}
+
+
+@scenario("copy-move")
+def sc_copy_move(args):
+    c = session(args)
+    boxes = Boxes(c)
+    P = prefix(args)
+    src = boxes.create(P)
+    sep = c.separator()
+    dst = boxes.create(P + sep + "dst")
+    mv = boxes.create(P + sep + "moved")
+    specs = [(["\\Seen", "\\Flagged", "$Forwarded"], "01-Mar-2021 10:00:00 +0100"), (["\\Answered"], None),
+             ([], "02-Mar-2021 11:00:00 +0000"), (["\\Draft", "NonJunk"], None)]
+    for k, (flags, date) in enumerate(specs):
+        c.append(src, message([("Subject", "copy %d" % k), ("Message-ID", "<copy-%d@example.org>" % k)],
+                              "body of %d\r\n" % k), flags=flags, date=date)
+    uidplus = c.has("UIDPLUS")
+    r = c.append(P + sep + "nonexistent", b"Subject: x\r\n\r\nx\r\n", expect="NO")
+    check(r.tagged.code == "TRYCREATE", "APPEND to a missing mailbox must answer NO [TRYCREATE] (RFC 3501 6.3.11)",
+          sent=r.sent, got=r.tagged)
+    _, info = c.select(src)
+    uids = [u for _, u in sorted(c.uids().items())]
+    before = snapshot(c, "1:*")
+    dst_validity = None
+
+    r = c.cmd("COPY 1:2 ", quote(dst))
+    check(not r.of("EXPUNGE"), "COPY expunged something", sent=r.sent, got=r.all())
+    copies = {}
+    if uidplus:
+        v, s_uids, d_uids = parse_copyuid(r.tagged, "COPY")
+        check(sorted(s_uids) == uids[:2] and len(d_uids) == 2, "COPY: [COPYUID] source set", sent=r.sent, got=r.tagged,
+              expected="source UIDs %s" % uids[:2])
+        dst_validity = v
+        copies.update(zip(s_uids, d_uids))
+    r = c.cmd("UID COPY %d,%d " % (uids[2], uids[3]), quote(dst))
+    if uidplus:
+        v, s_uids, d_uids = parse_copyuid(r.tagged, "UID COPY")
+        check(v == dst_validity and sorted(s_uids) == uids[2:], "UID COPY: [COPYUID]", sent=r.sent, got=r.tagged)
+        copies.update(zip(s_uids, d_uids))
+        ok("COPY and UID COPY answer [COPYUID uidvalidity src dst]")
+    check(snapshot(c, "1:*") == before, "COPY changed the source messages")
+    b = session(args, name="B")
+    _, binfo = b.select(dst)
+    check(binfo.exists == 4, "the destination holds 4 copies", got=binfo.result.all())
+    if uidplus:
+        check(binfo.uidvalidity == dst_validity, "COPYUID uidvalidity differs from the destination's",
+              got=binfo.result.all(), expected=str(dst_validity))
+    after = snapshot(b, "1:*")
+    if uidplus:
+        check(sorted(after) == sorted(copies.values()), "destination UIDs differ from COPYUID's", got=str(sorted(after)),
+              expected=str(sorted(copies.values())))
+        pairs = [(before[s], after[d]) for s, d in copies.items()]
+    else:
+        pairs = list(zip([before[u] for u in uids], [after[u] for u in sorted(after)]))
+    for (f0, t0, b0), (f1, t1, b1) in pairs:
+        check(b1 == b0, "a copy's content differs", got=b1, expected=show(b0))
+        check(f1 == f0, "a copy's flags differ (RFC 3501 6.4.7: flags SHOULD be preserved)", got=str(f1),
+              expected=str(f0))
+        check(t1 == t0, "a copy's internal date differs (RFC 3501 6.4.7: SHOULD be preserved)", got=str(t1),
+              expected=str(t0))
+    ok("copies keep content, flags (\\Recent aside) and internal date")
+    b.cmd("CLOSE")
+    r = c.cmd("COPY 1 ", quote(P + sep + "nonexistent"), expect="NO")
+    check(r.tagged.code == "TRYCREATE", "COPY to a missing mailbox must answer NO [TRYCREATE]", sent=r.sent, got=r.tagged)
+    r = c.cmd("UID COPY %d " % uids[0], quote(P + sep + "nonexistent"), expect="NO")
+    check(r.tagged.code == "TRYCREATE", "UID COPY to a missing mailbox: NO [TRYCREATE]", sent=r.sent, got=r.tagged)
+    ok("COPY, UID COPY and APPEND to a missing mailbox: NO [TRYCREATE]")
+
+    if not c.has("MOVE"):
+        print("# MOVE not advertised: not tested")
+    else:
+        mv_validity = c.status(mv)["UIDVALIDITY"]
+        cur = list(uids)
+        moved = {}
+
+        def do_move(cmdtext, expect_gone):
+            nonlocal cur
+            r = c.cmd(cmdtext, quote(mv))
+            codes = [u for u in r.untagged if u.kind == "OK" and u.code == "COPYUID"]
+            if r.tagged.code == "COPYUID":
+                codes.append(r.tagged)
+            if uidplus:
+                check(len(codes) == 1, "%s: one [COPYUID] (untagged OK or tagged)" % cmdtext.strip(), sent=r.sent,
+                      got=r.all())
+                v, s_uids, d_uids = parse_copyuid(codes[0], cmdtext)
+                check(v == mv_validity and sorted(s_uids) == sorted(expect_gone), "%s: [COPYUID]" % cmdtext,
+                      sent=r.sent, got=r.all(), expected="source UIDs %s" % expect_gone)
+                moved.update(zip(s_uids, d_uids))
+            left = apply_expunges(r, cur, cmdtext)
+            check(left == [u for u in cur if u not in expect_gone],
+                  "%s: the untagged EXPUNGEs must remove exactly the moved messages" % cmdtext.strip(),
+                  sent=r.sent, got=r.all(), expected="UIDs %s left" % [u for u in cur if u not in expect_gone])
+            cur = left
+            now = [u for _, u in sorted(c.uids().items())] if cur else []
+            check(now == cur, "after MOVE the source holds other messages", got=str(now), expected=str(cur))
+        do_move("MOVE 2 ", [uids[1]])
+        ok("MOVE: untagged EXPUNGE, [COPYUID]")
+        do_move("UID MOVE %d,%d " % (uids[0], uids[3]), [uids[0], uids[3]])
+        ok("UID MOVE of two messages: EXPUNGEs renumber correctly")
+        r = c.cmd("MOVE 1 ", quote(P + sep + "nonexistent"), expect="NO")
+        check(r.tagged.code == "TRYCREATE" and not r.of("EXPUNGE"), "MOVE to a missing mailbox: NO [TRYCREATE], nothing expunged",
+              sent=r.sent, got=r.all())
+        r = c.cmd("UID MOVE %d " % uids[2], quote(P + sep + "nonexistent"), expect="NO")
+        check(r.tagged.code == "TRYCREATE" and not r.of("EXPUNGE"), "UID MOVE to a missing mailbox: NO [TRYCREATE]",
+              sent=r.sent, got=r.all())
+        ok("MOVE and UID MOVE to a missing mailbox: NO [TRYCREATE]")
+        b = session(args, name="C")
+        b.select(mv, readonly=True)
+        got = snapshot(b, "1:*")
+        check(len(got) == 3, "the MOVE destination holds 3 messages", got=str(sorted(got)))
+        if uidplus:
+            for s_uid, d_uid in moved.items():
+                check(got.get(d_uid) == before[s_uid], "a moved message differs (content, flags or internal date)",
+                      got=str(got.get(d_uid)), expected=str(before[s_uid]))
+        ok("moved messages keep content, flags and internal date")
+        b.logout()
+    c.cmd("CLOSE")
+    boxes.cleanup()
+    c.logout()
+
+
+# =======================================================================================
+# expunge
+
+
+@scenario("expunge")
+def sc_expunge(args):
+    c = session(args)
+    boxes = Boxes(c)
+    P = boxes.create(prefix(args))
+    for k in range(6):
+        c.append(P, message([("Subject", "expunge %d" % k)], "body %d\r\n" % k))
+    c.select(P)
+    cur = [u for _, u in sorted(c.uids().items())]
+    r = c.cmd("EXPUNGE")
+    check(not r.of("EXPUNGE"), "EXPUNGE without \\Deleted messages expunged something", got=r.all())
+    c.cmd("STORE 2,4:5 +FLAGS.SILENT (\\Deleted)")
+    r = c.cmd("EXPUNGE")
+    want = [cur[0], cur[2], cur[5]]
+    check(len(r.of("EXPUNGE")) == 3, "EXPUNGE of three \\Deleted messages: three * n EXPUNGE", sent=r.sent, got=r.all())
+    left = apply_expunges(r, cur, "EXPUNGE")
+    check(left == want, "the * n EXPUNGE numbers do not remove the \\Deleted messages (renumbering)", sent=r.sent,
+          got=r.all(), expected="UIDs %s left" % want)
+    check([u for _, u in sorted(c.uids().items())] == want, "after EXPUNGE", expected=str(want))
+    ok("EXPUNGE: one * n EXPUNGE per message, numbers valid at the time each is sent")
+    cur = want
+
+    b = session(args, name="B")
+    for k in range(3):
+        b.append(P, message([("Subject", "more %d" % k)], "more %d\r\n" % k))
+    r = c.cmd("NOOP")
+    check(any(u.kind == "EXISTS" and u.num == 6 for u in r.untagged), "NOOP must report the new messages",
+          sent=r.sent, got=r.all(), expected="* 6 EXISTS")
+    ok("NOOP reports new messages (EXISTS)")
+    cur = [u for _, u in sorted(c.uids().items())]
+    c.cmd("CHECK")
+    ok("CHECK")
+    if c.has("UIDPLUS"):
+        c.cmd("STORE 2,4,5 +FLAGS.SILENT (\\Deleted)")
+        r = c.cmd("UID EXPUNGE %d,%d" % (cur[1], cur[3]))
+        left = apply_expunges(r, cur, "UID EXPUNGE")
+        want = [cur[0], cur[2], cur[4], cur[5]]
+        check(left == want, "UID EXPUNGE must expunge only the given \\Deleted UIDs", sent=r.sent, got=r.all(),
+              expected="UIDs %s left" % want)
+        _, f = c.fetch("3", "(UID FLAGS)")
+        check(int(f[3]["UID"]) == cur[4] and "\\Deleted" in flagset(f[3]["FLAGS"]), "a \\Deleted message outside "
+              "the UID EXPUNGE set must stay", got=str(f))
+        ok("UID EXPUNGE (UIDPLUS) leaves other \\Deleted messages")
+        cur = want
+        c.cmd("STORE 3 -FLAGS.SILENT (\\Deleted)")
+
+    # CLOSE expunges silently; UNSELECT and EXAMINE+CLOSE do not expunge.
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    r = c.cmd("CLOSE")
+    check(not r.of("EXPUNGE"), "CLOSE must not send * n EXPUNGE (it expunges silently)", sent=r.sent, got=r.all())
+    c.cmd("FETCH 1 (UID)", expect="BAD", what="FETCH after CLOSE (no mailbox selected)")
+    _, info = c.select(P)
+    check(info.exists == len(cur) - 1, "CLOSE did not expunge the \\Deleted message", got=info.result.all())
+    cur = cur[1:]
+    ok("CLOSE expunges silently and leaves the selected state")
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    if c.has("UNSELECT"):
+        r = c.cmd("UNSELECT")
+        check(not r.of("EXPUNGE"), "UNSELECT expunged", sent=r.sent, got=r.all())
+        c.cmd("FETCH 1 (UID)", expect="BAD", what="FETCH after UNSELECT")
+        _, info = c.select(P)
+        check(info.exists == len(cur), "UNSELECT must not expunge", got=info.result.all())
+        ok("UNSELECT does not expunge")
+    c.select(P, readonly=True)
+    r = c.cmd("EXPUNGE", expect=None)
+    check(not r.of("EXPUNGE"), "EXPUNGE under EXAMINE expunged", sent=r.sent, got=r.all())
+    r = c.cmd("CLOSE")
+    check(not r.of("EXPUNGE"), "CLOSE under EXAMINE", got=r.all())
+    _, info = c.select(P)
+    check(info.exists == len(cur), "CLOSE after EXAMINE must not expunge (RFC 3501 6.4.2)", got=info.result.all())
+    ok("EXPUNGE and CLOSE under EXAMINE do not expunge")
+    c.cmd("NOOP")
+    ok("NOOP")
+    c.cmd("CLOSE")
+    b.logout()
+    boxes.cleanup()
+    c.logout()
+
+
+# =======================================================================================
+# idle
+
+
+def deliver(maildir, data, chown):
+    """Delivers like an MTA: write into tmp/, then rename into new/."""
+    name = "%d.M%dP%d.postern-test" % (time.time(), random.randrange(10 ** 6), os.getpid())
+    tmp = os.path.join(maildir, "tmp", name)
+    for sub in ("tmp", "new", "cur"):
+        check(os.path.isdir(os.path.join(maildir, sub)), "--deliver-dir %s has no %s/" % (maildir, sub))
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    if chown:
+        uid, gid = (int(x) for x in chown.split(":"))
+        os.chown(tmp, uid, gid)
+    os.chmod(tmp, 0o600 if chown else 0o644)
+    os.rename(tmp, os.path.join(maildir, "new", name))
+
+
+def idle_start(c):
+    tag = c.tag()
+    c.send(tag + " IDLE\r\n")
+    r, _, seen = c.wait_for(lambda r: r.tag in ("+", tag), c.timeout, "the IDLE continuation")
+    check(r.tag == "+", "IDLE must be answered with a continuation (RFC 2177)", sent=tag + " IDLE", got=seen)
+    return tag, seen[:-1]
+
+
+def idle_done(c, tag):
+    c.send("DONE\r\n")
+    r, _, seen = c.wait_for(lambda r: r.tag == tag, c.timeout, "the tagged answer to DONE")
+    check(r.kind == "OK", "DONE must end IDLE with a tagged OK", sent="DONE", got=seen)
+    return seen[:-1]
+
+
+@scenario("idle")
+def sc_idle(args):
+    box = args.mailbox
+    a = session(args, name="A")
+    check(a.has("IDLE"), "IDLE is not advertised", got=" ".join(sorted(a.caps)))
+    _, info = a.select(box)
+    n0 = info.exists
+    b = session(args, name="B")
+    tag, _ = idle_start(a)
+    ok("IDLE answered with a continuation")
+    mid = "<idle-%d-%d@postern.test>" % (os.getpid(), random.randrange(10 ** 9))
+    msg = message([("From", "idle@example.org"), ("Subject", "idle probe"), ("Message-ID", mid)], "idle\r\n")
+    if args.deliver_dir:
+        deliver(args.deliver_dir, msg, args.chown)
+        how = "delivered into %s/new" % args.deliver_dir
+    else:
+        b.append(box, msg)
+        how = "APPEND by another session"
+    t0 = time.monotonic()
+    r, el, seen = a.wait_for(lambda r: r.kind == "EXISTS" and r.num == n0 + 1, args.within,
+                             "* %d EXISTS (%s)" % (n0 + 1, how))
+    check(all(x.tag == "*" for x in seen), "only untagged responses during IDLE", got=seen)
+    ok("IDLE: * %d EXISTS %.3f s after the message was %s (within %g s)" % (n0 + 1, time.monotonic() - t0, how,
+                                                                              args.within))
+    b.select(box)
+    _, hits = b.search('HEADER Message-ID "%s"' % mid)
+    check(len(hits) == 1, "the new message is not found by Message-ID", got=str(hits))
+    seq = hits[0]
+    check(seq == n0 + 1, "the new message is not the last one", got=str(hits), expected=str(n0 + 1))
+    uid = b.uid_of(seq)
+    b.cmd("STORE %d +FLAGS (\\Flagged)" % seq)
+    t0 = time.monotonic()
+    r, el, seen = a.wait_for(lambda r: r.kind == "FETCH" and r.num == seq and "\\Flagged" in flagset(r.data.get("FLAGS", [])),
+                             args.within, "* %d FETCH (FLAGS (\\Flagged ...))" % seq)
+    ok("IDLE: * %d FETCH (FLAGS ...) %.3f s after another session's STORE" % (seq, time.monotonic() - t0))
+    b.cmd("STORE %d +FLAGS.SILENT (\\Deleted)" % seq)
+    if b.has("UIDPLUS"):
+        b.cmd("UID EXPUNGE %d" % uid)
+    else:
+        b.cmd("EXPUNGE")
+    t0 = time.monotonic()
+    r, el, seen = a.wait_for(lambda r: r.kind == "EXPUNGE" and r.num == seq, args.within, "* %d EXPUNGE" % seq)
+    ok("IDLE: * %d EXPUNGE %.3f s after another session's EXPUNGE" % (seq, time.monotonic() - t0))
+    idle_done(a, tag)
+    ok("DONE ends IDLE with a tagged OK")
+    r = a.cmd("NOOP")
+    _, f = a.fetch("1:*", "(UID)") if n0 else (None, {})
+    check(len(f) == n0, "after IDLE the mailbox should hold its %d messages again" % n0, got=str(len(f)))
+    a.cmd("CLOSE")
+    a.logout()
+    b.logout()
+
+
+# =======================================================================================
+# two-sessions
+
+
+def recent_of(c, seq):
+    _, f = c.fetch(str(seq), "(FLAGS)")
+    return "\\Recent" in flagset(f[seq]["FLAGS"])
+
+
+@scenario("two-sessions")
+def sc_two_sessions(args):
+    a = session(args, name="A")
+    boxes = Boxes(a)
+    P = boxes.create(prefix(args))
+    for k in range(3):
+        a.append(P, message([("Subject", "two %d" % k)], "two %d\r\n" % k))
+    _, ia = a.select(P)
+    b = session(args, name="B")
+    _, ib = b.select(P)
+    check(ia.recent == 3 and ib.recent == 0, "\\Recent must go to the first session only (RFC 3501 2.3.2)",
+          got="A: RECENT %s, B: RECENT %s" % (ia.recent, ib.recent), expected="A: 3, B: 0")
+    check(all(recent_of(a, n) for n in (1, 2, 3)) and not any(recent_of(b, n) for n in (1, 2, 3)),
+          "\\Recent flags: A has them, B not")
+    r, got = b.search("RECENT")
+    check(got == [], "SEARCH RECENT in B", sent=r.sent, got=r.all())
+    ok("\\Recent given to exactly one session (A: 3, B: 0)")
+
+    c = session(args, name="C")
+    c.append(P, message([("Subject", "two new")], "new\r\n"))
+    ra = a.cmd("NOOP")
+    rb = b.cmd("NOOP")
+    for who, r in (("A", ra), ("B", rb)):
+        check(any(u.kind == "EXISTS" and u.num == 4 for u in r.untagged), "%s: NOOP must announce the new message" % who,
+              sent=r.sent, got=r.all(), expected="* 4 EXISTS")
+    holders = [who for who, s in (("A", a), ("B", b)) if recent_of(s, 4)]
+    check(len(holders) == 1, "the new message must be \\Recent in exactly one session", got=str(holders))
+    ok("new mail seen by both at NOOP; \\Recent in exactly one session (%s)" % holders[0])
+
+    a.cmd("STORE 1 +FLAGS (\\Flagged $Forwarded)")
+    r = b.cmd("NOOP")
+    f = [u for u in r.untagged if u.kind == "FETCH" and u.num == 1]
+    check(f and flags_no_recent(f[-1].data["FLAGS"]) == {"\\Flagged", "$Forwarded"},
+          "B: NOOP must report A's flag change", sent=r.sent, got=r.all(), expected="* 1 FETCH (FLAGS (\\Flagged $Forwarded))")
+    b.cmd("STORE 2 +FLAGS (\\Seen)")
+    r = a.cmd("NOOP")
+    f = [u for u in r.untagged if u.kind == "FETCH" and u.num == 2]
+    check(f and "\\Seen" in flagset(f[-1].data["FLAGS"]), "A: NOOP must report B's flag change", sent=r.sent,
+          got=r.all())
+    ok("flag changes by one session reach the other at NOOP")
+
+    uids = [u for _, u in sorted(a.uids().items())]
+    a.cmd("STORE 3 +FLAGS.SILENT (\\Deleted)")
+    r = a.cmd("EXPUNGE")
+    check(apply_expunges(r, uids, "EXPUNGE") == [uids[0], uids[1], uids[3]], "A: EXPUNGE", sent=r.sent, got=r.all())
+    r = b.cmd("FETCH 1:* (FLAGS)")
+    check(not r.of("EXPUNGE"), "B: * EXPUNGE during FETCH is forbidden (RFC 3501 7.4.1)", sent=r.sent, got=r.all())
+    r = b.cmd("NOOP")
+    left = apply_expunges(r, uids, "B NOOP")
+    check(left == [uids[0], uids[1], uids[3]], "B: NOOP must report A's expunge", sent=r.sent, got=r.all(),
+          expected="* 3 EXPUNGE")
+    check([u for _, u in sorted(b.uids().items())] == left, "B's view after the expunge")
+    ok("an expunge by one session reaches the other at NOOP (not during FETCH)")
+    r = c.cmd("STATUS ", quote(P), " (MESSAGES)")
+    c.logout()
+    b.cmd("CLOSE")
+    b.logout()
+    a.cmd("CLOSE")
+    boxes.cleanup()
+    a.logout()
+
+
+# =======================================================================================
+# id-enable
+
+
+def check_id(r):
+    ids = r.of("ID")
+    check(len(ids) == 1, "ID must answer one * ID (RFC 2971)", sent=r.sent, got=r.all())
+    v = ids[0].data
+    check(len(v) == 1, "* ID takes one argument", sent=r.sent, got=ids[0])
+    v = v[0]
+    if v is None:
+        return "NIL"
+    check(isinstance(v, list) and len(v) % 2 == 0 and len(v) <= 60, "* ID must be NIL or a list of pairs",
+          sent=r.sent, got=ids[0])
+    for k in range(0, len(v), 2):
+        check(isinstance(v[k], bytes) and (v[k + 1] is None or isinstance(v[k + 1], bytes)),
+              "* ID pairs are string / nstring", sent=r.sent, got=ids[0])
+    return " ".join("%s=%s" % (astr(v[k]), astr(v[k + 1])) for k in range(0, len(v), 2))
+
+
+@scenario("id-enable")
+def sc_id_enable(args):
+    c = Imap(args, name="A")
+    has_id = c.has("ID")
+    if has_id:
+        r = c.cmd("ID NIL")
+        print("# server ID: %s" % check_id(r))
+        r = c.cmd('ID ("name" "postern-tests" "version" "1.0" "vendor" NIL)')
+        check_id(r)
+        ok("ID NIL and ID with parameters before login")
+    quirk = args.dovecot_quirk_enable_before_login
+    r = c.cmd("ENABLE CONDSTORE", expect=("BAD", "NO", "OK") if quirk else ("BAD", "NO"),
+              what="ENABLE before login (RFC 5161 3.1: only valid in the authenticated state)")
+    if r.tagged.kind == "OK":
+        # Dovecot 2.3: "* ENABLED" + "OK ENABLE ignored in non-authenticated state".
+        en = r.of("ENABLED")
+        check(all(not e.data for e in en), "ENABLE before login enabled something", sent=r.sent, got=r.all())
+        print("# dovecot quirk allowed: ENABLE before login answered OK, enabling nothing")
+        ok("ENABLE before login enables nothing (quirk: answered OK)")
+    else:
+        ok("ENABLE refused before login (%s)" % r.tagged.kind)
+    c.login()
+    if not has_id and c.has("ID"):
+        has_id = True
+    if has_id:
+        r = c.cmd("ID NIL")
+        check_id(r)
+        r = c.cmd('ID ("name" "postern-tests" "os" "linux")')
+        check_id(r)
+        ok("ID after login")
+    else:
+        print("# ID not advertised")
+    check(c.has("ENABLE"), "ENABLE not advertised", got=" ".join(sorted(c.caps)))
+    for req in ("X-NO-SUCH-EXTENSION", "X-FOO X-BAR", "IMAP4rev1"):
+        r = c.cmd("ENABLE " + req)
+        en = r.of("ENABLED")
+        if not en and args.dovecot_quirk_no_empty_enabled:
+            # Dovecot 2.3 sends no * ENABLED when it enabled nothing.
+            print("# dovecot quirk allowed: no * ENABLED for ENABLE %s" % req)
+            continue
+        check(len(en) == 1, "ENABLE must answer one * ENABLED (RFC 5161 3.1: MUST, even if empty)",
+              sent=r.sent, got=r.all(), expected="* ENABLED")
+        check(not set(x.upper() for x in en[0].data) & set(req.upper().split()),
+              "ENABLED lists something that cannot be enabled", sent=r.sent, got=en[0])
+    ok("ENABLE of unknown or non-enableable capabilities: OK with an empty * ENABLED")
+    if "CONDSTORE" in c.caps:
+        r = c.cmd("ENABLE CONDSTORE X-NOPE")
+        en = r.of("ENABLED")
+        check(len(en) == 1 and [x.upper() for x in en[0].data] == ["CONDSTORE"], "ENABLE CONDSTORE", got=r.all())
+        ok("ENABLE CONDSTORE X-NOPE: * ENABLED CONDSTORE")
+    if c.has("UNSELECT"):
+        c.cmd("UNSELECT", expect="BAD", what="UNSELECT without a selected mailbox")
+        c.cmd("SELECT INBOX")
+        r = c.cmd("UNSELECT")
+        check(not r.of("EXPUNGE"), "UNSELECT expunged", got=r.all())
+        c.cmd("FETCH 1:* (FLAGS)", expect="BAD", what="FETCH after UNSELECT")
+        c.cmd("EXAMINE INBOX")
+        c.cmd("UNSELECT")
+        ok("UNSELECT: back to the authenticated state; BAD without a mailbox")
+    else:
+        print("# UNSELECT not advertised")
+    c.logout()
+
+
+# =======================================================================================
 # main
 
 
@@ -1344,6 +1819,11 @@ def main():
                         "without \\Noselect, as long as it is gone (Dovecot 2.3 does that)")
     p.add_argument("--dovecot-quirk-no-inbox-rename", action="store_true",
                    help="mailboxes: allow RENAME INBOX to be refused with NO (Dovecot 2.3 does not support it)")
+    p.add_argument("--dovecot-quirk-enable-before-login", action="store_true",
+                   help="id-enable: allow ENABLE before login to answer OK as long as it enables nothing "
+                        "(Dovecot 2.3 does that; RFC 5161 makes ENABLE valid only once authenticated)")
+    p.add_argument("--dovecot-quirk-no-empty-enabled", action="store_true",
+                   help="id-enable: allow ENABLE that enables nothing to omit * ENABLED (Dovecot 2.3 does)")
     p.add_argument("--mailbox", default="INBOX", help="idle: the mailbox to watch")
     p.add_argument("--within", type=float, default=2.0, help="idle: seconds allowed for each notification")
     p.add_argument("--deliver-dir", help="idle: the Maildir (cur/new/tmp) of --mailbox; deliver there as an MTA")
