@@ -1799,6 +1799,90 @@ def sc_id_enable(args):
 
 
 # =======================================================================================
+# corpus
+
+
+def corpus_files(root):
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "LICENSES")
+        for f in sorted(files):
+            if f == "SOURCES.tsv" or f.startswith("."):
+                continue
+            out.append(os.path.join(d, f))
+    return sorted(out, key=lambda p: os.path.relpath(p, root))
+
+
+def first_difference(a, b):
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+@scenario("corpus")
+def sc_corpus(args):
+    check(args.corpus and os.path.isdir(args.corpus), "--corpus DIR is required")
+    files = corpus_files(args.corpus)
+    check(files, "no messages under %s" % args.corpus)
+    c = session(args)
+    boxes = Boxes(c)
+    P = boxes.create(prefix(args))
+    plus = c.has("LITERAL+")
+    appended = []
+    for k, path in enumerate(files):
+        with open(path, "rb") as f:
+            data = f.read()
+        r = c.append(P, data, plus=plus and k % 2 == 1)
+        uid = None
+        if r.tagged.code == "APPENDUID":
+            uid = int(r.tagged.code_args.split()[1])
+        appended.append((os.path.relpath(path, args.corpus), data, uid))
+    ok("APPEND of %d corpus messages (%s)" % (len(files), "synchronizing and LITERAL+ literals" if plus
+                                               else "synchronizing literals"))
+    _, info = c.select(P, readonly=True)
+    check(info.exists == len(files), "EXAMINE after the corpus APPENDs", got=info.result.all(),
+          expected="* %d EXISTS" % len(files))
+    report = []
+    nul_swaps = 0
+    for seq, (rel, data, uid) in enumerate(appended, 1):
+        want = crlf(data)
+        r, d = fetch_one(c, seq, "(UID RFC822.SIZE BODY.PEEK[] BODYSTRUCTURE ENVELOPE)")
+        got = d.get("BODY[]")
+        check(got is not None, "%s: no BODY[]" % rel, got=r.all())
+        if got != want and args.nul_as_0x80 and b"\0" in want and len(got) == len(want):
+            if got == want.replace(b"\0", b"\x80"):
+                nul_swaps += 1
+                got = want
+        if got != want:
+            i = first_difference(got, want)
+            fail("%s: BODY[] is not the appended message with bare LF turned into CRLF "
+                 "(first difference at offset %d of %d/%d)" % (rel, i, len(got), len(want)),
+                 sent="FETCH %d BODY.PEEK[]" % seq, got=got[max(0, i - 40):i + 40],
+                 expected=show(want[max(0, i - 40):i + 40]))
+        check(d.get("RFC822.SIZE") == str(len(want)), "%s: RFC822.SIZE must be the size of BODY[]" % rel,
+              got=str(d.get("RFC822.SIZE")), expected=str(len(want)))
+        if uid is not None:
+            check(d.get("UID") == str(uid), "%s: UID differs from APPENDUID" % rel, got=str(d.get("UID")),
+                  expected=str(uid))
+        check(isinstance(d.get("BODYSTRUCTURE"), list) and isinstance(d.get("ENVELOPE"), list)
+              and len(d["ENVELOPE"]) == 10, "%s: BODYSTRUCTURE/ENVELOPE" % rel, got=r.all())
+        report.append({"file": rel, "size": len(want), "rfc822_size": int(d["RFC822.SIZE"]),
+                       "bodystructure": to_json(d["BODYSTRUCTURE"]), "envelope": to_json(d["ENVELOPE"])})
+    if nul_swaps:
+        print("# --nul-as-0x80: %d message(s) came back with NUL as 0x80" % nul_swaps)
+    ok("BODY[] of every corpus message is byte-exact (bare LF -> CRLF), RFC822.SIZE matches")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+        ok("wrote %s (%d messages)" % (args.json, len(report)))
+    c.cmd("CLOSE")
+    boxes.cleanup()
+    c.logout()
+
+
+# =======================================================================================
 # main
 
 
