@@ -1883,6 +1883,245 @@ def sc_corpus(args):
 
 
 # =======================================================================================
+# bad-input
+
+
+def raw_exchange(c, line, tag, seconds=None):
+    """Sends raw bytes and reads until the tagged answer for `tag` or the server closes.
+    Returns (tagged response or None, responses seen, closed?)."""
+    c.send(line)
+    seen = []
+    deadline = time.monotonic() + (seconds or c.timeout)
+    try:
+        while True:
+            r = c.read_response(deadline)
+            seen.append(r)
+            if r.tag == tag:
+                return r, seen, False
+            if r.tag == "+":
+                return r, seen, False
+    except Closed:
+        return None, seen, True
+    except (socket.timeout, TimeoutError):
+        fail("%s: no answer within %d s (the server hangs)" % (c.name, seconds or c.timeout), sent=line, got=seen)
+
+
+def still_alive(c, where):
+    r = c.cmd("NOOP", what="NOOP after %s" % where)
+    return r
+
+
+@scenario("bad-input")
+def sc_bad_input(args):
+    setup = session(args, name="S")
+    boxes = Boxes(setup)
+    P = boxes.create(prefix(args))
+    setup.append(P, message([("Subject", "bad input")], "bad input\r\n"))
+
+    def fresh(name):
+        c = session(args, name=name)
+        c.select(P)
+        return c
+
+    # Unbalanced parentheses.
+    c = fresh("A")
+    for line in ("FETCH 1 (FLAGS UID", "FETCH 1 FLAGS)", "SEARCH (OR SEEN", "STORE 1 +FLAGS (\\Seen",
+                 "FETCH 1 (BODY[HEADER.FIELDS (FROM)]", "SEARCH ((SEEN)"):
+        c.cmd(line, expect="BAD", what="unbalanced parentheses")
+    still_alive(c, "unbalanced parentheses")
+    ok("unbalanced parentheses: BAD, session goes on")
+
+    # A literal announcement of 1 GB: refused before the continuation, session goes on.
+    before = setup.status(P)["MESSAGES"]
+    for cmdline in ('APPEND "%s" {1000000000}' % P, "SEARCH TEXT {1000000000}"):
+        tag = c.tag()
+        r, seen, closed = raw_exchange(c, "%s %s\r\n" % (tag, cmdline), tag)
+        if closed and not cmdline.startswith("APPEND") and args.dovecot_quirk_bye_on_big_literal:
+            # Dovecot 2.3 answers "* BYE Literal size too large" and closes, except for APPEND.
+            check(any(x.kind == "BYE" for x in seen), "closed without * BYE", sent=cmdline, got=seen)
+            print("# dovecot quirk allowed: %s answered with * BYE and close" % cmdline)
+            c = fresh("A")
+            continue
+        check(not closed, "the server closed the connection on a 1 GB literal announcement (RFC 3501 7.5: "
+              "a refused synchronizing literal is answered NO/BAD and the session goes on)", sent=cmdline, got=seen)
+        check(r.tag == tag and r.kind in ("NO", "BAD"), "a {1000000000} literal must be refused with NO or BAD "
+              "instead of a continuation", sent=cmdline, got=seen, expected="tagged NO/BAD (e.g. [TOOBIG])")
+        still_alive(c, "a refused 1 GB literal")
+        ok("%s refused (%s%s), session answers NOOP" % (cmdline.split(" ")[0] + " {1000000000}", r.kind,
+                                                         " [%s]" % r.code if r.code else ""))
+    check(setup.status(P)["MESSAGES"] == before, "a refused APPEND changed the mailbox")
+
+    # Bad modified UTF-7 mailbox names.
+    sep = c.separator()
+    for bad in ("&Jjo!", "&AGE-", "&2D0-", "x&", "&U,BTFw"):
+        name = P + sep + bad
+        r = c.cmd("CREATE ", quote(name), expect=None)
+        if r.tagged.kind == "OK":
+            # Accepted as an opaque name: then it must come back exactly as sent.
+            _, got = list_names(c, "", name)
+            check(list(got) == [name], "a mailbox name accepted with OK is not listed verbatim", sent=r.sent,
+                  got=str(list(got)))
+            c.cmd("DELETE ", quote(name))
+            print("# bad modified UTF-7 %r accepted as an opaque name" % bad)
+        else:
+            _, got = list_names(c, "", P + sep + "*")
+            check(not got, "a refused CREATE left a mailbox behind", got=str(sorted(got)))
+    still_alive(c, "bad modified UTF-7")
+    ok("invalid modified UTF-7 mailbox names refused (or kept verbatim), session goes on")
+    c.close()
+
+    # NUL bytes in commands.
+    for line in (b"NOOP\0", b"FETCH 1 (FLAGS\0)", b'SELECT "IN\0BOX"', b"SEARCH TEXT \"a\0b\""):
+        c = fresh("N")
+        tag = c.tag()
+        r, seen, closed = raw_exchange(c, tag.encode() + b" " + line + b"\r\n", tag)
+        if closed:
+            check(any(x.kind == "BYE" for x in seen), "closed without * BYE after a NUL in a command",
+                  sent=line, got=seen)
+        else:
+            check(r.tag == tag and r.kind in ("BAD", "NO"), "a command with a NUL byte must be refused",
+                  sent=line, got=seen, expected="tagged BAD (or NO)")
+            still_alive(c, "a NUL byte")
+        c.close()
+    c = fresh("N")
+    quirk = args.dovecot_quirk_nul_in_literal
+    r = c.cmd("CREATE ", Literal(P.encode() + sep.encode() + b"a\0b"), expect=("BAD", "NO", "OK") if quirk else ("BAD", "NO"),
+              what="a mailbox name with a NUL in a literal (RFC 3501 9: a literal is CHAR8, no NUL)")
+    if r.tagged.kind == "OK":
+        # Dovecot 2.3 accepts it and creates the name cut at the NUL.
+        print("# dovecot quirk allowed: CREATE with a NUL in a literal answered OK")
+        _, got = list_names(c, "", P + sep + "*")
+        for name in got:
+            c.cmd("DELETE ", quote(name))
+    still_alive(c, "NUL in a literal")
+    c.close()
+    ok("NUL bytes in commands refused, no hang")
+
+    # 200 unknown commands in one flood.
+    c = fresh("F")
+    tags = ["F%03d" % k for k in range(200)]
+    c.send("".join("%s XYZZY%d\r\n" % (t, k) for k, t in enumerate(tags)))
+    answered = []
+    bye = False
+    deadline = time.monotonic() + max(30.0, c.timeout)
+    try:
+        while len(answered) < len(tags):
+            r = c.read_response(deadline)
+            if r.kind == "BYE":
+                bye = True
+                continue
+            if r.tag == "*":
+                continue
+            check(r.tag == tags[len(answered)], "flood: answers out of order", got=r,
+                  expected="tag %s" % tags[len(answered)])
+            check(r.kind == "BAD", "an unknown command must be answered BAD", sent="%s XYZZY" % r.tag, got=r)
+            answered.append(r.tag)
+    except Closed:
+        check(bye, "flood: the server closed the connection without * BYE", got="%d answered" % len(answered))
+    except (socket.timeout, TimeoutError):
+        fail("flood: the server neither answered all 200 commands nor closed (hang)", got="%d answered" % len(answered))
+    if len(answered) == len(tags):
+        still_alive(c, "the flood")
+        ok("200 unknown commands: 200 BAD, session goes on")
+    else:
+        ok("200 unknown commands: %d BAD, then * BYE and close" % len(answered))
+    c.close()
+
+    # A disconnect in the middle of an APPEND literal leaves nothing behind.
+    before = setup.status(P)["MESSAGES"]
+    payload = message([("Subject", "half")], "x" * 2000 + "\r\n")
+    for plus in (False, True):
+        c = session(args, name="H")
+        if plus and not c.has("LITERAL+"):
+            c.close()
+            continue
+        tag = c.tag()
+        if plus:
+            c.send(('%s APPEND "%s" {%d+}\r\n' % (tag, P, len(payload))).encode() + payload[:700])
+        else:
+            c.send('%s APPEND "%s" {%d}\r\n' % (tag, P, len(payload)))
+            r = c.read_response()
+            check(r.tag == "+", "APPEND literal continuation", got=r)
+            c.send(payload[:700])
+        time.sleep(0.2)
+        c.sock.shutdown(socket.SHUT_RDWR)
+        c.close()
+    time.sleep(0.5)
+    d = session(args, name="R")
+    check(d.status(P)["MESSAGES"] == before, "a half-sent APPEND was stored", expected="%d messages" % before)
+    d.select(P, readonly=True)
+    _, f = d.fetch("1:*", "(RFC822.SIZE)")
+    check(all(int(x["RFC822.SIZE"]) != len(payload) for x in f.values()), "a half-sent APPEND was stored")
+    d.logout()
+    ok("disconnect in the middle of an APPEND literal: mailbox unchanged after reconnecting")
+
+    # A command line longer than 100 KB.
+    for line in ("SEARCH TEXT \"%s\"" % ("x" * 110000), "X" * 110000, "NOOP " + "a " * 60000):
+        c = fresh("L")
+        tag = c.tag()
+        r, seen, closed = raw_exchange(c, "%s %s\r\n" % (tag, line), tag)
+        if closed:
+            check(any(x.kind == "BYE" for x in seen) or not seen, "closed after a long line", got=seen)
+            how = "closed"
+        else:
+            check(r.tag == tag, "a long command line must get a tagged answer", sent=line[:80], got=seen)
+            still_alive(c, "a 100 KB command line")
+            how = r.kind
+        print("# %d-byte command line (%s...): %s" % (len(line), line[:12], how))
+        c.close()
+    ok("command lines over 100 KB: answered or closed, never a hang")
+    boxes.cleanup()
+    setup.logout()
+
+
+# =======================================================================================
+# starttls-injection
+
+
+@scenario("starttls-injection")
+def sc_starttls_injection(args):
+    """RFC 3501 6.2.1 / CVE-2011-0411: commands pipelined after STARTTLS in the same packet
+    must be discarded, not executed before or after the handshake."""
+    c = Imap(args, mode="plain", name="A")
+    caps = c.capability()
+    check("STARTTLS" in caps, "STARTTLS not advertised", got=" ".join(sorted(caps)))
+    c.send("A1 STARTTLS\r\nA2 CAPABILITY\r\n")
+    r = c.read_response()
+    check(r.tag == "A1" and r.kind == "OK", "STARTTLS answer", sent="A1 STARTTLS", got=r, expected="A1 OK")
+    # The server speaks no further cleartext: nothing may follow its OK before our ClientHello.
+    c.sock.settimeout(0.7)
+    try:
+        extra = c.sock.recv(4096)
+    except (socket.timeout, TimeoutError):
+        extra = b""
+    c.sock.settimeout(c.timeout)
+    extra = c.buf + extra
+    check(extra == b"", "the injected CAPABILITY was answered in cleartext", sent="A1 STARTTLS\\r\\nA2 CAPABILITY",
+          got=extra, expected="nothing after A1 OK")
+    ok("no cleartext answer to the injected command")
+    c.buf = b""
+    try:
+        c._wrap_tls()
+    except (ssl.SSLError, OSError) as e:
+        ok("the server refused the handshake after injected bytes (%s)" % e.__class__.__name__)
+        return
+    ok("TLS handshake after STARTTLS")
+    try:
+        r = c.cmd("NOOP", expect=None)
+    except Closed:
+        ok("the server closed the TLS session (the injected bytes were not executed)")
+        return
+    for u in r.all():
+        check(u.kind != "CAPABILITY" and u.tag != "A2",
+              "the injected CAPABILITY was executed after the TLS handshake", got=r.all())
+    check(r.tagged.kind == "OK", "NOOP after STARTTLS", got=r.all())
+    ok("injected command not executed after the handshake")
+    caps = c.capability()
+    check("STARTTLS" not in caps, "STARTTLS advertised after STARTTLS", got=" ".join(sorted(caps)))
+    c.logout()
+
+
+# =======================================================================================
 # main
 
 
@@ -1908,6 +2147,12 @@ def main():
                         "(Dovecot 2.3 does that; RFC 5161 makes ENABLE valid only once authenticated)")
     p.add_argument("--dovecot-quirk-no-empty-enabled", action="store_true",
                    help="id-enable: allow ENABLE that enables nothing to omit * ENABLED (Dovecot 2.3 does)")
+    p.add_argument("--dovecot-quirk-bye-on-big-literal", action="store_true",
+                   help="bad-input: allow a 1 GB literal outside APPEND to be answered with * BYE and a close "
+                        "(Dovecot 2.3 does that) instead of NO/BAD with the session going on")
+    p.add_argument("--dovecot-quirk-nul-in-literal", action="store_true",
+                   help="bad-input: allow CREATE with a NUL inside a literal to succeed (Dovecot 2.3 cuts the "
+                        "name at the NUL; RFC 3501 forbids NUL in literals)")
     p.add_argument("--mailbox", default="INBOX", help="idle: the mailbox to watch")
     p.add_argument("--within", type=float, default=2.0, help="idle: seconds allowed for each notification")
     p.add_argument("--deliver-dir", help="idle: the Maildir (cur/new/tmp) of --mailbox; deliver there as an MTA")
