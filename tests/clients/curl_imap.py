@@ -26,7 +26,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imap_support import (  # noqa: E402
     Imap,
     add_server_args,
-    astr,
     check,
     crlf,
     fail,

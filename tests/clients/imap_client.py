@@ -31,7 +31,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from imap_support import (  # noqa: E402
-    CheckFailed,
     Closed,
     Imap,
     Literal,
@@ -41,6 +40,7 @@ from imap_support import (  # noqa: E402
     crlf,
     fail,
     flagset,
+    imaplib_connect,
     message,
     mutf7_decode,
     mutf7_encode,
@@ -51,7 +51,6 @@ from imap_support import (  # noqa: E402
     run,
     show,
     to_json,
-    uid_set,
 )
 
 SCENARIOS = {}
@@ -256,18 +255,8 @@ def sc_login(args):
     c.close()
 
     # Python's stock client.
-    ctx = None
-    if args.mode != "plain":
-        ctx = ssl.create_default_context(cafile=args.cafile)
     try:
-        if args.mode == "tls":
-            m = imaplib.IMAP4_SSL("localhost", args.tls_port or args.port, ssl_context=ctx, timeout=args.timeout)
-        else:
-            m = imaplib.IMAP4("localhost", args.port, timeout=args.timeout)
-            if args.mode == "starttls":
-                m.starttls(ssl_context=ctx)
-        typ, _ = m.login(args.user, args.password)
-        check(typ == "OK", "imaplib login", got=str(typ))
+        m = imaplib_connect(args)
         typ, data = m.select("INBOX", readonly=True)
         check(typ == "OK", "imaplib select", got=str(data))
         typ, data = m.noop()

@@ -15,10 +15,8 @@ Conventions shared by the scripts:
 Atoms are returned as `str`, strings (quoted or literal) as `bytes`, NIL as `None`,
 parenthesised lists as Python lists.
 """
-import argparse
 import base64
 import calendar
-import os
 import re
 import socket
 import ssl
@@ -406,6 +404,41 @@ class Literal:
 def mailbox_arg(name):
     """A mailbox name (already modified-UTF-7) as an IMAP astring."""
     return quote(name)
+
+
+# ---------------------------------------------------------------------------------------
+# Python's imaplib, connected to --host but verifying the certificate for --tls-name
+
+
+def imaplib_connect(args, name="localhost"):
+    """A logged-in imaplib connection in args.mode (plain, starttls or tls)."""
+    import imaplib
+
+    real = args.host
+
+    class Plain(imaplib.IMAP4):
+        def _create_socket(self, timeout):
+            return socket.create_connection((real, self.port), timeout)
+
+    class Tls(imaplib.IMAP4_SSL):
+        def _create_socket(self, timeout):
+            sock = socket.create_connection((real, self.port), timeout)
+            return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+    ctx = None
+    if args.mode != "plain":
+        if not args.cafile:
+            fail("--cafile is needed in TLS modes")
+        ctx = ssl.create_default_context(cafile=args.cafile)
+    if args.mode == "tls":
+        m = Tls(name, args.tls_port or args.port, ssl_context=ctx, timeout=args.timeout)
+    else:
+        m = Plain(name, args.port, timeout=args.timeout)
+        if args.mode == "starttls":
+            m.starttls(ssl_context=ctx)
+    typ, data = m.login(args.user, args.password)
+    check(typ == "OK", "imaplib login", got=str(data))
+    return m
 
 
 # ---------------------------------------------------------------------------------------

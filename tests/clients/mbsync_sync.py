@@ -31,7 +31,6 @@ import random
 import re
 import select
 import shutil
-import ssl
 import subprocess
 import sys
 import time
@@ -41,10 +40,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imap_support import (  # noqa: E402
     Imap,
     add_server_args,
-    astr,
     check,
     fail,
     flagset,
+    imaplib_connect,
     ok,
     quote,
     run,
@@ -78,6 +77,9 @@ class Mbsync:
         a = args
         ssltype = {"plain": "None", "starttls": "STARTTLS", "tls": "IMAPS"}[a.mode]
         port = a.tls_port if a.mode == "tls" and a.tls_port else a.port
+        # mbsync connects to Host and checks the certificate against it by DNS name only
+        # (isync 1.4 ignores IP address entries): over TLS Host is therefore the name the
+        # certificate carries, localhost by default, which must resolve to the server.
         host = a.host if a.mode == "plain" else a.tls_name
         lines = [
             "IMAPAccount remote",
@@ -291,18 +293,6 @@ def compare(want, server, localv, what):
             check(box in want, "%s: unexpected mailbox %s on the %s side" % (what, box, side))
 
 
-def imaplib_connect(args):
-    ctx = ssl.create_default_context(cafile=args.cafile) if args.mode != "plain" else None
-    if args.mode == "tls":
-        m = imaplib.IMAP4_SSL(args.tls_name, args.tls_port or args.port, ssl_context=ctx, timeout=args.timeout)
-    else:
-        m = imaplib.IMAP4(args.host if args.mode == "plain" else args.tls_name, args.port, timeout=args.timeout)
-        if args.mode == "starttls":
-            m.starttls(ssl_context=ctx)
-    m.login(args.user, args.password)
-    return m
-
-
 def imaplib_ok(res, what):
     typ, data = res
     check(typ == "OK", "imaplib: %s" % what, got=str(data))
@@ -338,7 +328,9 @@ def corpus_messages(root, count):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_server_args(p)
-    p.add_argument("--tls-name", default="localhost", help="host name for mbsync/imaplib TLS (certificate name)")
+    p.add_argument("--tls-name", default="localhost",
+                   help="TLS modes: the certificate's DNS name, used as mbsync's Host (it must resolve to "
+                        "the server) and for imaplib's verification")
     p.add_argument("--scratch", required=True, help="scratch directory (emptied first)")
     p.add_argument("--layout", choices=["maildir++", "verbatim"], default="maildir++")
     p.add_argument("--corpus", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -387,7 +379,7 @@ def main():
         for key, flags in msgs.items():
             want[box][key] = flags
     n_server_before = sum(len(m) for m in server_before.values())
-    m = imaplib_connect(args)
+    m = imaplib_connect(args, args.tls_name)
     server_adds = [("INBOX", 3), (work, 2), (arch, 3)]
     for box in (work, arch):
         imaplib_ok(m.create(box), "CREATE %s" % box)
@@ -455,7 +447,7 @@ def main():
     del want["INBOX"][key]
     changes.append("local INBOX +\\Deleted (expunged by Expunge Both)")
 
-    m = imaplib_connect(args)
+    m = imaplib_connect(args, args.tls_name)
 
     def server_change(box, pick, op, flags, expunge=False):
         imaplib_ok(m.select(box), "SELECT %s" % box)
