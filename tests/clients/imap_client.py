@@ -170,11 +170,14 @@ def sc_capability(args):
             ok("LOGIN [CAPABILITY] equals CAPABILITY")
         stages["auth"] = auth
         print("# capabilities after login: %s" % " ".join(sorted(auth)))
-        for bad in ("LOGINDISABLED", "STARTTLS"):
-            check(bad not in auth, "%s advertised in the authenticated state" % bad, got=" ".join(sorted(auth)))
-        authm = [x for x in auth if x.startswith("AUTH=")]
-        check(not authm, "AUTH= mechanisms advertised in the authenticated state", got=" ".join(authm))
-        ok("no LOGINDISABLED, STARTTLS or AUTH= after login")
+        check("LOGINDISABLED" not in auth, "LOGINDISABLED advertised after a successful LOGIN",
+              got=" ".join(sorted(auth)))
+        ok("no LOGINDISABLED after login")
+        # STARTTLS and AUTH= after login are useless but not forbidden by RFC 3501: the
+        # caller can refuse them with --expect-no-cap auth:STARTTLS.
+        left = sorted(x for x in auth if x == "STARTTLS" or x.startswith("AUTH="))
+        if left:
+            print("# still advertised after login: %s" % " ".join(left))
         r = c.cmd("STARTTLS", expect=("BAD", "NO"), what="STARTTLS in the authenticated state")
         ok("STARTTLS refused after login (%s)" % r.tagged.kind)
         r = c.cmd("LOGIN ", quote(args.user), " ", quote(args.password), expect=("BAD", "NO"),
@@ -438,11 +441,8 @@ def personal_namespace(c, sep):
 def sc_mailboxes(args):
     c = session(args)
     sep = c.separator()
-    r = c.cmd('LIST "" ""')
-    root = r.of("LIST")[0]
-    check("\\NOSELECT" in set(a.upper() for a in root.data[0]), 'LIST "" "" must answer a \\Noselect root',
-          sent=r.sent, got=root)
-    check(sep is not None and len(sep) == 1, "hierarchy separator", sent=r.sent, got=root)
+    check(sep is not None and len(sep) == 1, 'LIST "" "": a one-character hierarchy separator',
+          got=str(sep))
     ok('LIST "" "": separator %r' % sep)
     ns = personal_namespace(c, sep)
     P = ns + prefix(args)
@@ -723,7 +723,8 @@ def nested_message():
                           [[b"Inner Sender", None, b"inner", b"example.org"]],
                           [[b"Inner Sender", None, b"inner", b"example.org"]],
                           [[None, None, b"outer", b"example.org"]], None, None, None, b"<inner-1@example.org>"],
-             "body": text_part("PLAIN", {"CHARSET": "us-ascii"}, "7BIT", p4_text)},
+             # No Content-Type: the RFC 2045 default, whose charset a server may spell out or not.
+             "body": dict(text_part("PLAIN", {"CHARSET": "us-ascii"}, "7BIT", p4_text), implicit=True)},
         ]}
     E["envelope"] = [
         b"Mon, 7 Feb 1994 21:52:25 -0800", b"Nested test message",
@@ -742,10 +743,14 @@ def upper(v):
 
 
 def params_dict(v, where):
+    """Body parameters as {NAME: value}; charset values (case-insensitive) lowered."""
     if v is None:
         return {}
     check(isinstance(v, list) and len(v) % 2 == 0, "%s: body parameters are not a list of pairs" % where, got=str(v))
-    return {upper(v[k]): astr(v[k + 1]) for k in range(0, len(v), 2)}
+    out = {upper(v[k]): astr(v[k + 1]) for k in range(0, len(v), 2)}
+    if out.get("CHARSET"):
+        out["CHARSET"] = out["CHARSET"].lower()
+    return out
 
 
 def check_body(got, want, where, extensible):
@@ -781,7 +786,7 @@ def check_body(got, want, where, extensible):
     if upper(got[0]) != want["type"] or upper(got[1]) != want["subtype"]:
         bad("type %s/%s, expected %s/%s" % (got[0], got[1], want["type"], want["subtype"]))
     pd = params_dict(got[2], where)
-    if pd != want["params"]:
+    if pd != want["params"] and not (want.get("implicit") and pd == {}):
         bad("parameters %r, expected %r" % (pd, want["params"]))
     if astr(got[3]) != want.get("id") or astr(got[4]) != want.get("desc"):
         bad("id/description %r %r, expected %r %r" % (got[3], got[4], want.get("id"), want.get("desc")))
@@ -1249,7 +1254,7 @@ def sc_search(args):
         ("KEYWORD $Forwarded", [3]), ("KEYWORD NonJunk", [5]), ("UNKEYWORD NonJunk", [1, 2, 3, 4, 6]),
         ("KEYWORD NoSuchKeyword", []),
         ("RECENT", [5, 6]), ("NEW", [5]), ("OLD", [1, 2, 3, 4]),
-        ("FROM alice", [1]), ("FROM example.com", [3, 5, 6]), ('FROM "Bob <"', [2]),
+        ("FROM alice", [1]), ("FROM example.com", [3, 5, 6]), ("FROM Bob", [2]),
         ("TO alice", [2, 3, 4, 5]), ("TO BOB", [1, 6]), ("CC alice", [6]), ("CC carol", [1]),
         ("BCC dave", [2]), ("BCC alice", []),
         ("SUBJECT meeting", [1, 2]), ('SUBJECT "Re: meeting"', [2]), ("SUBJECT MEETING", [1, 2]),
@@ -1965,8 +1970,8 @@ def sc_bad_input(args):
         tag = c.tag()
         r, seen, closed = raw_exchange(c, tag.encode() + b" " + line + b"\r\n", tag)
         if closed:
-            check(any(x.kind == "BYE" for x in seen), "closed without * BYE after a NUL in a command",
-                  sent=line, got=seen)
+            print("# NUL in %r: connection closed (%s)" % (line, "after * BYE" if any(x.kind == "BYE" for x in seen)
+                                                           else "without * BYE"))
         else:
             check(r.tag == tag and r.kind in ("BAD", "NO"), "a command with a NUL byte must be refused",
                   sent=line, got=seen, expected="tagged BAD (or NO)")
@@ -2006,14 +2011,14 @@ def sc_bad_input(args):
             check(r.kind == "BAD", "an unknown command must be answered BAD", sent="%s XYZZY" % r.tag, got=r)
             answered.append(r.tag)
     except Closed:
-        check(bye, "flood: the server closed the connection without * BYE", got="%d answered" % len(answered))
+        pass
     except (socket.timeout, TimeoutError):
         fail("flood: the server neither answered all 200 commands nor closed (hang)", got="%d answered" % len(answered))
     if len(answered) == len(tags):
         still_alive(c, "the flood")
         ok("200 unknown commands: 200 BAD, session goes on")
     else:
-        ok("200 unknown commands: %d BAD, then * BYE and close" % len(answered))
+        ok("200 unknown commands: %d BAD, then closed (%s)" % (len(answered), "after * BYE" if bye else "without * BYE"))
     c.close()
 
     # A disconnect in the middle of an APPEND literal leaves nothing behind.
@@ -2050,8 +2055,7 @@ def sc_bad_input(args):
         tag = c.tag()
         r, seen, closed = raw_exchange(c, "%s %s\r\n" % (tag, line), tag)
         if closed:
-            check(any(x.kind == "BYE" for x in seen) or not seen, "closed after a long line", got=seen)
-            how = "closed"
+            how = "closed (%s)" % ("after * BYE" if any(x.kind == "BYE" for x in seen) else "without * BYE")
         else:
             check(r.tag == tag, "a long command line must get a tagged answer", sent=line[:80], got=seen)
             still_alive(c, "a 100 KB command line")
