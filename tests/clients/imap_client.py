@@ -4,14 +4,38 @@
     imap_client.py SCENARIO --host H --port N [--tls-port N] --mode plain|starttls|tls
                    [--cafile PEM] --user U --password P [scenario options]
 
-Scenarios: capability login authenticate mailboxes append-fetch store search copy-move
-expunge idle two-sessions id-enable corpus bad-input starttls-injection.
+plain: no TLS on --port; starttls: STARTTLS on --port; tls: implicit TLS on --tls-port. The
+certificate is verified against --cafile for the name localhost.
 
-Each passed check prints `ok <check>`; the first failure exits 1 with the command sent,
-the response received and what was expected. The checks follow the RFCs (3501 and the
-extensions Postern advertises), not one server's texts or capability list. Scenarios
-work in mailboxes of their own (named `<prefix>...`, removed at the end) so that they can
-run on any account, except where INBOX itself is the subject (INBOX rename, idle).
+Scenarios (each runnable alone):
+  capability          greeting, CAPABILITY before/after STARTTLS and after LOGIN, [CAPABILITY]
+                      codes equal to CAPABILITY, LOGIN refused under LOGINDISABLED;
+                      --expect-cap [pre:|login:|auth:]CAP, --expect-no-cap ... assert policy
+  login               LOGIN good / wrong password / unknown user / good, literals, LOGOUT, imaplib
+  authenticate        --mech PLAIN|LOGIN|CRAM-MD5: with and without SASL-IR, '*' cancel, bad base64
+  mailboxes           CREATE (nested, modified UTF-7), LIST forms, LSUB, (UN)SUBSCRIBE, STATUS,
+                      RENAME (children, INBOX), DELETE, NAMESPACE, CHILDREN, SPECIAL-USE
+                      (--special-use requires \Sent \Drafts \Trash \Junk)
+  append-fetch        APPEND/APPENDUID, SELECT/EXAMINE responses, every FETCH item and section
+  store               STORE [+-]FLAGS[.SILENT], keywords, \Recent, UID STORE, persistence
+  search              every RFC 3501 search key, CHARSET UTF-8, BADCHARSET, UID SEARCH
+  copy-move           COPY/UID COPY/MOVE/UID MOVE, COPYUID, TRYCREATE
+  expunge             EXPUNGE order, UID EXPUNGE, CLOSE, UNSELECT, CHECK, NOOP, EXAMINE
+  idle                IDLE notifications within --within s; --deliver-dir DIR [--chown U:G]
+                      delivers into a Maildir instead of APPEND (--mailbox, default INBOX)
+  two-sessions        flags, expunges, new mail and \Recent between two sessions
+  id-enable           ID before/after login, ENABLE, UNSELECT
+  corpus              --corpus DIR: byte-exact BODY[] and RFC822.SIZE; --json FILE report
+  bad-input           raw protocol abuse; the server must answer, never hang
+  starttls-injection  a command pipelined after STARTTLS is never executed (CVE-2011-0411)
+
+Each passed check prints `ok <check>` (lines starting with `#` are information); the first
+failure exits 1 with the command sent, the response received and what was expected. The
+checks follow the RFCs (3501 and the extensions Postern advertises), not one server's texts
+or capability list. Where Dovecot 2.3 deviates from an RFC the check stays strict and a
+documented --dovecot-quirk-... switch allows exactly that deviation. Scenarios work in
+mailboxes of their own (named `<prefix>...`, removed at the end) so that they can run on
+any account, except where INBOX itself is the subject (RENAME INBOX, idle).
 """
 import argparse
 import base64
@@ -2150,7 +2174,8 @@ def main():
     p.add_argument("--within", type=float, default=2.0, help="idle: seconds allowed for each notification")
     p.add_argument("--deliver-dir", help="idle: the Maildir (cur/new/tmp) of --mailbox; deliver there as an MTA")
     p.add_argument("--chown", help="idle: uid:gid to give a delivered file")
-    p.add_argument("--corpus", help="corpus: directory of messages")
+    p.add_argument("--corpus", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/corpus"),
+                   help="corpus: directory of messages (default: the shared corpus beside the repository)")
     p.add_argument("--json", help="corpus: write per-message BODYSTRUCTURE/ENVELOPE/RFC822.SIZE here")
     p.add_argument("--nul-as-0x80", action="store_true",
                    help="corpus: allow NUL bytes to come back as 0x80 (Dovecot does that)")
