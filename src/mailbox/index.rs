@@ -9,9 +9,11 @@
 //!
 //! The file, `postern.index` beside `dovecot-uidlist`, is append-only: a header, then
 //! records, each `len | crc32 | payload`. New messages are appended with one `write` under
-//! an exclusive `flock`; the file is never modified in place and never truncated, so a
-//! reader's memory map of it stays valid, and a crash in the middle of an append leaves a
-//! torn last record that the checksum catches. A rewrite (to drop the records of expunged
+//! an exclusive `flock`; the file is never truncated and its records are never modified in
+//! place, so a reader's memory map of it stays valid, and a crash in the middle of an append
+//! leaves a torn last record that the checksum catches. The one field written in place is
+//! the header's first-recent UID (see [`set_first_recent`]): four aligned bytes that readers
+//! look at only when they open the folder. A rewrite (to drop the records of expunged
 //! messages, or after damage) writes a new file and renames it over the old one; readers
 //! that still map the old inode are unaffected.
 //!
@@ -30,8 +32,10 @@ pub const NAME: &str = "postern.index";
 const TMP_NAME: &str = "postern.index.tmp";
 const MAGIC: &[u8; 8] = b"PSTNIDX\0";
 const VERSION: u32 = 1;
-/// magic, version, UIDVALIDITY, header-set fingerprint (u64), reserved.
-const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8;
+/// magic, version, UIDVALIDITY, header-set fingerprint (u64), first-recent UID, reserved.
+const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 4 + 4;
+/// Where the first-recent UID sits in the header.
+const FIRST_RECENT_AT: usize = 24;
 /// Per record: payload length and its CRC-32.
 const RECORD_HEAD: usize = 8;
 /// Records larger than this are damage, not data (a BODYSTRUCTURE of a pathological
@@ -99,6 +103,9 @@ pub struct IndexFile {
     superseded: usize,
     /// The file had damage after `valid_len`: the next write must rewrite it.
     damaged: bool,
+    /// The lowest UID no session has been told of (`\Recent` for the next one), if the
+    /// file records it.
+    first_recent: Option<u32>,
 }
 
 impl std::fmt::Debug for IndexFile {
@@ -134,6 +141,7 @@ impl IndexFile {
             valid_len: 0,
             superseded: 0,
             damaged: false,
+            first_recent: None,
         }
     }
 
@@ -175,6 +183,7 @@ impl IndexFile {
                 ..IndexFile::empty()
             };
         }
+        let first_recent = read_u32(bytes, FIRST_RECENT_AT).filter(|&u| u != 0);
         let mut table = Vec::new();
         let mut pos = HEADER_LEN;
         let mut damaged = false;
@@ -220,7 +229,13 @@ impl IndexFile {
             valid_len,
             superseded,
             damaged,
+            first_recent,
         }
+    }
+
+    /// The lowest UID no session has been told of, as last recorded.
+    pub fn first_recent(&self) -> Option<u32> {
+        self.first_recent
     }
 
     /// The newest record for `uid`.
@@ -303,7 +318,8 @@ pub fn write(
     buf.extend_from_slice(&VERSION.to_le_bytes());
     buf.extend_from_slice(&uid_validity.to_le_bytes());
     buf.extend_from_slice(&fingerprint.to_le_bytes());
-    buf.extend_from_slice(&0u64.to_le_bytes());
+    buf.extend_from_slice(&old.first_recent.unwrap_or(0).to_le_bytes());
+    buf.extend_from_slice(&0u32.to_le_bytes());
     let replaced: std::collections::HashSet<u32> = new.iter().map(|r| r.uid).collect();
     for (i, &(uid, _, _)) in old.table.iter().enumerate() {
         if keep(uid) && !replaced.contains(&uid) {
@@ -327,6 +343,62 @@ pub fn write(
         let _ = fs::remove_file(&tmp);
         io_err(&path, e)
     })
+}
+
+/// Records the lowest UID no session has been told of yet, so that `\Recent` survives a
+/// restart and STATUS of a folder nobody has open can count it. With `if_unset`, a value
+/// already recorded stays. Written in place: one aligned four-byte write into a header that
+/// readers only look at when they open the folder. Where there is no index of ours yet, a
+/// header-only one is created to hold it.
+pub fn set_first_recent(dir: &Path, uid_validity: u32, fingerprint: u64, uid: u32, if_unset: bool) {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(NAME);
+    if let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) {
+        let mut header = [0u8; HEADER_LEN];
+        let ours = file.read_exact_at(&mut header, 0).is_ok()
+            && &header[..8] == MAGIC
+            && read_u32(&header, 8) == Some(VERSION)
+            && read_u32(&header, 12) == Some(uid_validity)
+            && read_u64(&header, 16) == Some(fingerprint);
+        if ours {
+            if if_unset && read_u32(&header, FIRST_RECENT_AT).is_some_and(|u| u != 0) {
+                return;
+            }
+            if let Err(e) = file.write_all_at(&uid.to_le_bytes(), FIRST_RECENT_AT as u64) {
+                tracing::warn!(path = %path.display(), "cannot record the first recent UID: {e}");
+            }
+            return;
+        }
+    }
+    let empty = IndexFile {
+        first_recent: Some(uid),
+        ..IndexFile::empty()
+    };
+    if let Err(e) = write(
+        dir,
+        uid_validity,
+        fingerprint,
+        &empty,
+        &|_| false,
+        &[],
+        true,
+    ) {
+        tracing::warn!("cannot create the index: {e}");
+    }
+}
+
+/// The first-recent UID recorded in the index of the folder in `dir`, without loading it.
+pub fn read_first_recent(dir: &Path, uid_validity: u32) -> Option<u32> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(dir.join(NAME)).ok()?;
+    let mut header = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut header, 0).ok()?;
+    (&header[..8] == MAGIC
+        && read_u32(&header, 8) == Some(VERSION)
+        && read_u32(&header, 12) == Some(uid_validity))
+    .then(|| read_u32(&header, FIRST_RECENT_AT))
+    .flatten()
+    .filter(|&u| u != 0)
 }
 
 /// Shares a loaded index between the snapshots made from it.
@@ -566,6 +638,39 @@ mod tests {
         let idx = load(dir.path());
         assert_eq!(idx.len(), 50);
         assert!(idx.get(150).is_none() && idx.get(151).is_some());
+    }
+
+    #[test]
+    fn first_recent_survives_appends_and_rewrites() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            42,
+            FP,
+            &IndexFile::empty(),
+            &|_| true,
+            &[record(1)],
+            false,
+        )
+        .unwrap();
+        assert_eq!(load(dir.path()).first_recent(), None);
+        set_first_recent(dir.path(), 42, FP, 2, true);
+        assert_eq!(read_first_recent(dir.path(), 42), Some(2));
+        set_first_recent(dir.path(), 42, FP, 1, true);
+        assert_eq!(read_first_recent(dir.path(), 42), Some(2));
+        assert_eq!(read_first_recent(dir.path(), 43), None);
+        let idx = load(dir.path());
+        assert_eq!(idx.first_recent(), Some(2));
+        write(dir.path(), 42, FP, &idx, &|_| true, &[record(2)], false).unwrap();
+        let idx = load(dir.path());
+        assert_eq!(idx.first_recent(), Some(2));
+        write(dir.path(), 42, FP, &idx, &|_| true, &[], true).unwrap();
+        assert_eq!(load(dir.path()).first_recent(), Some(2));
+        // Where there is no index yet, one is made to hold the value.
+        let fresh = tempfile::tempdir().unwrap();
+        set_first_recent(fresh.path(), 42, FP, 5, true);
+        assert_eq!(read_first_recent(fresh.path(), 42), Some(5));
+        assert!(load(fresh.path()).is_empty());
     }
 
     #[test]

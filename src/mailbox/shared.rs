@@ -8,8 +8,11 @@
 //! `\Recent`: each new message goes to exactly one session, the first that is told of it.
 //!
 //! Everything here is blocking file-system work and runs on the blocking pool, never on an
-//! event loop. Changes are serialised by one mutex per folder; readers take the current
-//! snapshot under it and then work from their own `Arc` without holding anything.
+//! event loop. Two locks: `ops` serialises everything that changes the folder or rereads it
+//! (a refresh that listed the directory before a STORE renamed files must not install its
+//! older listing after it), and is held across the disk work; `state` guards the published
+//! snapshot and the file names, and is only ever held for a moment, so the event loops that
+//! take a snapshot or look up a file name to read never wait for the disk.
 //!
 //! [`refresh`]: SharedMailbox::refresh
 
@@ -23,7 +26,7 @@ use super::index::{self, IndexFile, Record};
 use super::snapshot::{Message, Snapshot};
 use crate::body::MessageBody;
 use crate::store::{
-    Copied, FlagChange, FlagOp, Maildir, MessageMeta, NewFlags, StoreError, SystemFlags,
+    Copied, FlagChange, FlagOp, Keywords, Maildir, MessageMeta, NewFlags, StoreError, SystemFlags,
 };
 
 /// How a folder's changes reach the workers whose sessions watch it.
@@ -40,7 +43,7 @@ pub struct IndexOptions {
 }
 
 impl IndexOptions {
-    fn fingerprint(&self) -> u64 {
+    pub fn fingerprint(&self) -> u64 {
         index::header_fingerprint(&self.cached_headers)
     }
 }
@@ -51,6 +54,8 @@ pub struct SharedMailbox {
     maildir: Maildir,
     options: Arc<IndexOptions>,
     notify: Arc<dyn Notify>,
+    /// Held for the whole of every change and refresh (see the module docs).
+    ops: Mutex<()>,
     state: Mutex<State>,
     /// Sessions watching, by worker.
     watchers: Mutex<Vec<u32>>,
@@ -62,10 +67,9 @@ struct State {
     snapshot: Arc<Snapshot>,
     /// The store's view of each message, in the snapshot's order.
     metas: Vec<MessageMeta>,
-    /// Highest UID any refresh has seen: a newer one is new mail, `\Recent` for someone.
-    max_uid_seen: u32,
-    /// New messages no session has been told of yet.
-    unclaimed_recent: Vec<u32>,
+    /// Messages from this UID on have not been told to any session: each is `\Recent` for
+    /// the first that is (kept in the index header, so it survives a restart).
+    first_recent: u32,
     /// Messages some open session holds `\Recent` for (STATUS counts them).
     claimed_recent: usize,
     generation: u64,
@@ -105,18 +109,20 @@ impl SharedMailbox {
             maildir,
             options,
             notify,
+            ops: Mutex::new(()),
             state: Mutex::new(State {
                 snapshot: Arc::new(Snapshot::empty(0)),
                 metas: Vec::new(),
-                max_uid_seen: 0,
-                unclaimed_recent: Vec::new(),
+                first_recent: 0,
                 claimed_recent: 0,
                 generation: 0,
             }),
             watchers: Mutex::new(vec![0; workers.max(1)]),
             refresh_queued: AtomicBool::new(false),
         });
-        shared.refresh_inner(true)?;
+        let ops = shared.ops();
+        shared.refresh_locked(&ops, true)?;
+        drop(ops);
         Ok(shared)
     }
 
@@ -138,6 +144,10 @@ impl SharedMailbox {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn ops(&self) -> MutexGuard<'_, ()> {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The newest snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.lock().snapshot.clone()
@@ -153,13 +163,33 @@ impl SharedMailbox {
     /// caller's session is the first to be told of them (RFC 3501 section 2.3.2).
     pub fn claim_recent(&self, snapshot: &Snapshot) -> Vec<u32> {
         let mut state = self.lock();
-        let (mine, rest): (Vec<u32>, Vec<u32>) = state
-            .unclaimed_recent
-            .iter()
-            .partition(|&&uid| snapshot.position(uid).is_some());
-        state.unclaimed_recent = rest;
-        state.claimed_recent += mine.len();
+        let from = snapshot
+            .messages
+            .partition_point(|m| m.uid < state.first_recent);
+        let mine: Vec<u32> = snapshot.messages[from..].iter().map(|m| m.uid).collect();
+        if let Some(&last) = mine.last() {
+            state.first_recent = last + 1;
+            state.claimed_recent += mine.len();
+            index::set_first_recent(
+                self.dir(),
+                snapshot.uid_validity,
+                self.options.fingerprint(),
+                last + 1,
+                false,
+            );
+        }
         mine
+    }
+
+    /// The messages of `snapshot` no session has been told of, without taking them: what a
+    /// read-only session (EXAMINE) shows as `\Recent` while leaving them recent for the
+    /// next session that selects the folder.
+    pub fn peek_recent(&self, snapshot: &Snapshot) -> Vec<u32> {
+        let state = self.lock();
+        let from = snapshot
+            .messages
+            .partition_point(|m| m.uid < state.first_recent);
+        snapshot.messages[from..].iter().map(|m| m.uid).collect()
     }
 
     /// A session that held `\Recent` for `count` messages let go of the folder.
@@ -174,7 +204,8 @@ impl SharedMailbox {
         let s = &state.snapshot;
         Counts {
             messages: s.len() as u32,
-            recent: (state.unclaimed_recent.len() + state.claimed_recent) as u32,
+            recent: (s.messages.len() - s.messages.partition_point(|m| m.uid < state.first_recent)
+                + state.claimed_recent) as u32,
             uid_next: s.uid_next,
             uid_validity: s.uid_validity,
             unseen: s
@@ -213,11 +244,13 @@ impl SharedMailbox {
 
     /// Looks at the folder on disk and publishes what changed. Blocking.
     pub fn refresh(&self) -> Result<(), StoreError> {
+        let ops = self.ops();
         self.refresh_queued.store(false, Ordering::Release);
-        self.refresh_inner(false)
+        self.refresh_locked(&ops, false)
     }
 
-    fn refresh_inner(&self, first: bool) -> Result<(), StoreError> {
+    /// The refresh itself; the caller holds `ops`.
+    fn refresh_locked(&self, _ops: &MutexGuard<'_, ()>, first: bool) -> Result<(), StoreError> {
         // Mail still in new/ is mail nobody has seen: \Recent at the first look, whoever
         // moves it to cur/ (this sync will).
         let in_new = if first {
@@ -227,8 +260,7 @@ impl SharedMailbox {
         };
         let inbox = self.maildir.sync()?;
         let keywords = self.maildir.keywords()?;
-        let mut state = self.lock();
-        let old = state.snapshot.clone();
+        let old = self.snapshot();
         let index = if old.uid_validity == inbox.uid_validity && !first {
             old.index.clone()
         } else {
@@ -256,31 +288,28 @@ impl SharedMailbox {
                 .iter()
                 .zip(&messages)
                 .all(|(a, b)| a.uid == b.uid && a.flags == b.flags);
+        let mut state = self.lock();
         if same && !first {
             state.metas = inbox.messages;
             return Ok(());
         }
-        // New mail: UIDs above what any refresh saw, or (at the first look) still in new/.
-        let max_seen = state.max_uid_seen;
-        for meta in &inbox.messages {
-            let new = if first {
-                in_new.contains(meta.base())
-            } else {
-                meta.uid > max_seen
-            };
-            if new && !state.unclaimed_recent.contains(&meta.uid) {
-                state.unclaimed_recent.push(meta.uid);
-            }
+        if first {
+            // What the index says nobody has been told of; without one, what was still in
+            // new/ (Dovecot's rule for mail nobody has looked at).
+            state.first_recent = index.first_recent().unwrap_or_else(|| {
+                first_in_new(&inbox.messages, &in_new).unwrap_or(inbox.next_uid)
+            });
         }
-        state.max_uid_seen = inbox
-            .messages
-            .iter()
-            .map(|m| m.uid)
-            .max()
-            .unwrap_or(0)
-            .max(max_seen);
-        let live: HashSet<u32> = inbox.messages.iter().map(|m| m.uid).collect();
-        state.unclaimed_recent.retain(|uid| live.contains(uid));
+        if index.first_recent() != Some(state.first_recent) {
+            // A rewritten or new index file does not know it yet.
+            index::set_first_recent(
+                self.dir(),
+                inbox.uid_validity,
+                self.options.fingerprint(),
+                state.first_recent,
+                false,
+            );
+        }
         state.generation += 1;
         state.snapshot = Arc::new(Snapshot {
             uid_validity: inbox.uid_validity,
@@ -372,16 +401,10 @@ impl SharedMailbox {
         }
     }
 
-    /// Publishes the state after a change of ours: the new metas, with the index as it is.
-    fn publish(&self, state: &mut State, uid_next: Option<u32>) {
+    /// Publishes the state after a change of ours (the caller holds `ops` and has updated
+    /// the metas): a new snapshot with the index as it is.
+    fn publish(&self, state: &mut State, keywords: &Keywords) {
         let old = state.snapshot.clone();
-        let keywords = match self.maildir.keywords() {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::warn!("cannot read dovecot-keywords: {e}");
-                return;
-            }
-        };
         let messages: Vec<Message> = state
             .metas
             .iter()
@@ -397,7 +420,7 @@ impl SharedMailbox {
         state.generation += 1;
         state.snapshot = Arc::new(Snapshot {
             uid_validity: old.uid_validity,
-            uid_next: uid_next.unwrap_or(old.uid_next).max(old.uid_next),
+            uid_next: old.uid_next,
             generation: state.generation,
             keywords_open: !keywords.is_full(),
             keywords: Arc::new(keywords.iter().map(|(_, n)| n.to_owned()).collect()),
@@ -408,17 +431,16 @@ impl SharedMailbox {
 
     /// STORE: changes the flags of these messages. Messages expunged meanwhile are skipped.
     pub fn store_flags(&self, uids: &[u32], op: FlagOp, flags: NewFlags) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let targets: Vec<MessageMeta> = uids
-            .iter()
-            .filter_map(|uid| find(&state.metas, *uid).cloned())
-            .collect();
+        let _ops = self.ops();
+        let targets = self.metas_of(uids);
         if targets.is_empty() {
             return Ok(());
         }
         let refs: Vec<&MessageMeta> = targets.iter().collect();
         let change = FlagChange { op, flags };
         let results = self.maildir.set_flags_many(&refs, &change)?;
+        let keywords = self.maildir.keywords()?;
+        let mut state = self.lock();
         let mut changed = false;
         for result in results {
             match result {
@@ -437,58 +459,57 @@ impl SharedMailbox {
             }
         }
         if changed {
-            self.publish(&mut state, None);
+            self.publish(&mut state, &keywords);
             drop(state);
             self.tell_watchers();
         }
         Ok(())
     }
 
+    /// The store's view of these messages, those still here.
+    fn metas_of(&self, uids: &[u32]) -> Vec<MessageMeta> {
+        let state = self.lock();
+        uids.iter()
+            .filter_map(|uid| find(&state.metas, *uid).cloned())
+            .collect()
+    }
+
     /// EXPUNGE: removes the `\Deleted` messages (only those in `uids` when given). Returns
     /// the UIDs removed.
     pub fn expunge(&self, uids: Option<&[u32]>) -> Result<Vec<u32>, StoreError> {
-        let mut state = self.lock();
-        let doomed: Vec<MessageMeta> = state
+        let _ops = self.ops();
+        let doomed: Vec<MessageMeta> = self
+            .lock()
             .metas
             .iter()
             .filter(|m| m.flags().system.contains(SystemFlags::DELETED))
             .filter(|m| uids.is_none_or(|set| set.contains(&m.uid)))
             .cloned()
             .collect();
-        let removed = self.remove(&mut state, &doomed)?;
-        drop(state);
-        if !removed.is_empty() {
-            self.tell_watchers();
-        }
-        Ok(removed)
+        self.remove(&doomed)
     }
 
     /// Removes exactly these messages (MOVE's second half). Returns the UIDs removed.
     pub fn remove_uids(&self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
-        let mut state = self.lock();
-        let doomed: Vec<MessageMeta> = uids
-            .iter()
-            .filter_map(|uid| find(&state.metas, *uid).cloned())
-            .collect();
-        let removed = self.remove(&mut state, &doomed)?;
-        drop(state);
-        if !removed.is_empty() {
-            self.tell_watchers();
-        }
-        Ok(removed)
+        let _ops = self.ops();
+        let doomed = self.metas_of(uids);
+        self.remove(&doomed)
     }
 
-    /// Deletes the files and drops the messages from the state, under the caller's lock.
-    fn remove(&self, state: &mut State, doomed: &[MessageMeta]) -> Result<Vec<u32>, StoreError> {
+    /// Deletes the files, drops the messages and publishes; the caller holds `ops`.
+    fn remove(&self, doomed: &[MessageMeta]) -> Result<Vec<u32>, StoreError> {
         if doomed.is_empty() {
             return Ok(Vec::new());
         }
         let refs: Vec<&MessageMeta> = doomed.iter().collect();
         self.maildir.delete(&refs)?;
+        let keywords = self.maildir.keywords()?;
         let gone: HashSet<u32> = doomed.iter().map(|m| m.uid).collect();
+        let mut state = self.lock();
         state.metas.retain(|m| !gone.contains(&m.uid));
-        state.unclaimed_recent.retain(|u| !gone.contains(u));
-        self.publish(state, None);
+        self.publish(&mut state, &keywords);
+        drop(state);
+        self.tell_watchers();
         let mut removed: Vec<u32> = gone.into_iter().collect();
         removed.sort_unstable();
         Ok(removed)
@@ -501,8 +522,9 @@ impl SharedMailbox {
         flags: &NewFlags,
         date: Option<SystemTime>,
     ) -> Result<(u32, u32), StoreError> {
+        let ops = self.ops();
         let appended = self.maildir.append(message, flags, date)?;
-        self.refresh_inner(false)?;
+        self.refresh_locked(&ops, false)?;
         Ok((appended.uid_validity, appended.uid))
     }
 
@@ -513,12 +535,7 @@ impl SharedMailbox {
         uids: &[u32],
         dest: &Maildir,
     ) -> Result<(u32, Vec<u32>, Vec<u32>), StoreError> {
-        let targets: Vec<MessageMeta> = {
-            let state = self.lock();
-            uids.iter()
-                .filter_map(|uid| find(&state.metas, *uid).cloned())
-                .collect()
-        };
+        let targets = self.metas_of(uids);
         let refs: Vec<&MessageMeta> = targets.iter().collect();
         let Copied {
             uid_validity,
@@ -531,11 +548,7 @@ impl SharedMailbox {
 
     /// The bytes of a message (FETCH). Cheap: an open and a map.
     pub fn read(&self, uid: u32) -> Result<MessageBody, StoreError> {
-        let meta = {
-            let state = self.lock();
-            find(&state.metas, uid).cloned()
-        };
-        match meta {
+        match self.metas_of(&[uid]).pop() {
             Some(meta) => self.maildir.read(&meta),
             None => Err(StoreError::Gone { uid }),
         }
@@ -606,8 +619,17 @@ fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
+/// The lowest UID of the messages that were in `new/`.
+pub(crate) fn first_in_new(metas: &[MessageMeta], in_new: &HashSet<String>) -> Option<u32> {
+    metas
+        .iter()
+        .filter(|m| in_new.contains(m.base()))
+        .map(|m| m.uid)
+        .min()
+}
+
 /// Base names of the files in `new/`.
-fn names_in_new(dir: &Path) -> HashSet<String> {
+pub(crate) fn names_in_new(dir: &Path) -> HashSet<String> {
     let Ok(entries) = std::fs::read_dir(dir.join("new")) else {
         return HashSet::new();
     };

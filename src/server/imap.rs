@@ -284,11 +284,12 @@ impl Driver {
         };
         sel.generation = snapshot.generation;
         let recent = if sel.read_only {
-            Vec::new()
+            sel.mailbox().peek_recent(&snapshot)
         } else {
-            sel.mailbox().claim_recent(&snapshot)
+            let claimed = sel.mailbox().claim_recent(&snapshot);
+            sel.recent += claimed.len();
+            claimed
         };
-        sel.recent += recent.len();
         session.on_update(snapshot, &recent);
         true
     }
@@ -479,7 +480,7 @@ impl Driver {
                 };
                 let snapshot = mailbox.snapshot();
                 let recent = if read_only {
-                    Vec::new()
+                    mailbox.peek_recent(&snapshot)
                 } else {
                     mailbox.claim_recent(&snapshot)
                 };
@@ -488,7 +489,7 @@ impl Driver {
                     watching,
                     read_only,
                     generation: snapshot.generation,
-                    recent: recent.len(),
+                    recent: if read_only { 0 } else { recent.len() },
                 });
                 let _ = session;
                 Reply::Selected(Ok(Selected { snapshot, recent }))
@@ -514,8 +515,20 @@ impl Driver {
             Request::Create { mailbox } => {
                 let name = mailbox.as_str().to_owned();
                 Reply::Done(
-                    self.blocking(move || folders.create(&name).map(|_| ()).map_err(failure))
-                        .await,
+                    self.blocking(move || {
+                        let uid_validity = folders.create(&name).map_err(failure)?;
+                        // Everything that arrives before the first SELECT is \Recent.
+                        let dir = folders.path_of(&name).map_err(failure)?;
+                        crate::mailbox::index::set_first_recent(
+                            &dir,
+                            uid_validity,
+                            registry.fingerprint(),
+                            1,
+                            true,
+                        );
+                        Ok(())
+                    })
+                    .await,
                 )
             }
             Request::Delete { mailbox } => {
@@ -705,10 +718,32 @@ fn status(registry: &Registry, folders: &Folders, name: &str) -> Result<StatusIn
         });
     }
     let maildir = folders.open_folder(name)?;
+    let in_new = crate::mailbox::shared::names_in_new(&path);
     let inbox = maildir.sync()?;
+    // \Recent: what nobody has been told of since the index last recorded it; without an
+    // index, what was still in new/ (and the index then remembers it).
+    let first_recent = match crate::mailbox::index::read_first_recent(&path, inbox.uid_validity) {
+        Some(uid) => uid,
+        None => {
+            let uid = crate::mailbox::shared::first_in_new(&inbox.messages, &in_new)
+                .unwrap_or(inbox.next_uid);
+            crate::mailbox::index::set_first_recent(
+                &path,
+                inbox.uid_validity,
+                registry.fingerprint(),
+                uid,
+                true,
+            );
+            uid
+        }
+    };
     Ok(StatusInfo {
         messages: inbox.messages.len() as u32,
-        recent: 0,
+        recent: inbox
+            .messages
+            .iter()
+            .filter(|m| m.uid >= first_recent)
+            .count() as u32,
         uid_next: inbox.next_uid,
         uid_validity: inbox.uid_validity,
         unseen: inbox
@@ -735,6 +770,14 @@ fn append(
         .open_folder(name)
         .and_then(|f| f.append(message, flags, date))
         .map_err(failure)?;
+    // Nobody has seen it: \Recent for the first session that selects the folder.
+    crate::mailbox::index::set_first_recent(
+        &path,
+        appended.uid_validity,
+        registry.fingerprint(),
+        appended.uid,
+        true,
+    );
     Ok((appended.uid_validity, appended.uid))
 }
 
@@ -820,7 +863,14 @@ fn failure(e: StoreError) -> Failure {
             Some("INUSE"),
             "Mailbox is locked by another session, try again later.",
         ),
-        StoreError::Io { .. } | StoreError::Corrupt { .. } => {
+        StoreError::Corrupt { .. } => {
+            tracing::error!("store error: {e}");
+            Failure::new(
+                Some("CORRUPTION"),
+                "The mailbox is damaged, see the server log.",
+            )
+        }
+        StoreError::Io { .. } => {
             tracing::error!("store error: {e}");
             Failure::new(Some("SERVERBUG"), "Internal error, see the server log.")
         }

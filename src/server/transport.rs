@@ -80,6 +80,9 @@ pub struct Transport {
     pbuf: Vec<u8>,
     /// The TLS peer sent close_notify.
     peer_closed: bool,
+    /// rustls holds decrypted bytes nobody has taken yet: they can arrive together with the
+    /// last handshake message, and then the socket has nothing more to say.
+    plaintext_buffered: bool,
 }
 
 impl Transport {
@@ -91,6 +94,7 @@ impl Transport {
             wbuf: Vec::new(),
             pbuf: Vec::new(),
             peer_closed: false,
+            plaintext_buffered: false,
         }
     }
 
@@ -125,7 +129,7 @@ impl Transport {
     /// poll has not. Sessions that wait for the client and for something else at once (IMAP
     /// IDLE waits for DONE and for new mail) wait here, then read.
     pub async fn readable(&self) -> io::Result<()> {
-        if self.peer_closed {
+        if self.peer_closed || self.plaintext_buffered {
             return Ok(());
         }
         let op = PollOnce::new(self.tcp.to_shared_fd(), Interest::Readable);
@@ -214,6 +218,7 @@ impl Transport {
                 Err(e) => return Err(e),
             }
         }
+        self.plaintext_buffered = false;
         Ok(out.len() - start)
     }
 
@@ -232,7 +237,10 @@ impl Transport {
                 break;
             }
             match tls.process_new_packets() {
-                Ok(state) => self.peer_closed |= state.peer_has_closed(),
+                Ok(state) => {
+                    self.peer_closed |= state.peer_has_closed();
+                    self.plaintext_buffered |= state.plaintext_bytes_to_read() > 0;
+                }
                 Err(e) => {
                     failure = Some(io::Error::new(io::ErrorKind::InvalidData, e));
                     break;
