@@ -110,7 +110,8 @@ impl Client {
         self.ok(&format!("LOGIN {user} {password}"));
     }
 
-    /// APPENDs a message with a synchronizing literal; returns the tagged line.
+    /// APPENDs a message with a synchronizing literal; `flags` is `""` or a list such as
+    /// `(\Seen)`. Returns the tagged line.
     pub fn append(&mut self, mailbox: &str, flags: &str, message: &[u8]) -> String {
         self.append_all(mailbox, flags, message).1
     }
@@ -124,6 +125,11 @@ impl Client {
     ) -> (Vec<Response>, String) {
         let tag = format!("a{}", self.next_tag);
         self.next_tag += 1;
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("{flags} ")
+        };
         self.send(format!("{tag} APPEND {mailbox} {flags}{{{}}}\r\n", message.len()).as_bytes());
         let cont = self.response();
         assert!(cont.starts_with(b"+"), "{}", String::from_utf8_lossy(&cont));
