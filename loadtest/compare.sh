@@ -85,12 +85,20 @@ location = "~/Maildir"
 [pop3]
 login_type = "plaintext"
 lock_session = false
+[imap]
+login_type = "plaintext"
 [[listener]]
 kind = "pop3"
 address = "127.0.0.1:21110"
 [[listener]]
 kind = "pop3s"
 address = "127.0.0.1:21995"
+[[listener]]
+kind = "imap"
+address = "127.0.0.1:21143"
+[[listener]]
+kind = "imaps"
+address = "127.0.0.1:21993"
 EOF
 
 dovecot_conf() { # name pop3 pop3s imap imaps extra-login-settings
@@ -202,6 +210,15 @@ for server in "${SERVERS[@]}"; do
             --user user0001 --password password --sessions "$IDLE_N" --hold 3 \
             >"$W/json/$server.idle-$mode.txt" 2>&1 || echo "   (idle memory run failed)"
         stop_server
+        # The same for IMAP: logged in, INBOX selected, in IDLE, as mail clients sit.
+        start_server "$server"
+        p=$(port "$server" imap); [ $mode = tls ] && p=$(port "$server" imaps)
+        echo "   $server: idle IMAP memory ($mode)"
+        python3 scripts/idle-memory.py --protocol imap --idle --pid "$SERVER_PID" --port "$p" \
+            --mode "$([ $mode = tls ] && echo ssl || echo plain)" --no-warmup \
+            --user user0001 --password password --sessions "$IDLE_N" --hold 3 \
+            >"$W/json/$server.idle-imap-$mode.txt" 2>&1 || echo "   (idle IMAP memory run failed)"
+        stop_server
     done
     start_server "$server"
     for mode in plain tls; do
@@ -221,14 +238,23 @@ for server in "${SERVERS[@]}"; do
         load "$server" "slow-$n" pop3-download --port "$(port "$server" pop3)" --transport plain --users "$PASSWD" \
             --connections "$n" --duration "$SLOW_SECS" --link 1mbit --timeout 60s
     done
-    if [ "$server" != postern ]; then
-        # IMAP header FETCH of the big mailbox: cold (no Dovecot index yet), then warm.
-        find "$W/data" -name 'dovecot.index*' -delete 2>/dev/null || true
-        load "$server" fetch-cold imap-sync --port "$(port "$server" imap)" --transport plain --user big \
-            --password password --newest 0 --connections 1 --sessions 1 --duration 600s --timeout 300s
-        load "$server" fetch-warm imap-sync --port "$(port "$server" imap)" --transport plain --user big \
-            --password password --newest 0 --connections 1 --sessions 1 --duration 600s --timeout 300s
-    fi
+    # IMAP header FETCH of the big mailbox: cold (no index of the server's own yet), then warm.
+    stop_server
+    find "$W/data" \( -name 'dovecot.index*' -o -name 'postern.index' \) -delete 2>/dev/null || true
+    start_server "$server"
+    load "$server" fetch-cold imap-sync --port "$(port "$server" imap)" --transport plain --user big \
+        --password password --newest 0 --connections 1 --sessions 1 --duration 600s --timeout 300s
+    load "$server" fetch-warm imap-sync --port "$(port "$server" imap)" --transport plain --user big \
+        --password password --newest 0 --connections 1 --sessions 1 --duration 600s --timeout 300s
+    for mode in plain tls; do
+        p=$(port "$server" imap); t=plain; [ $mode = tls ] && { p=$(port "$server" imaps); t=tls; }
+        load "$server" "imap-logins-$mode" login-storm --protocol imap --port "$p" --transport $t --users "$PASSWD" \
+            --connections 32 --duration "$STORM_SECS"
+    done
+    # Push: $IDLE_N sessions in IDLE, three rounds of one delivery to every user.
+    load "$server" idle-wakeup imap-idle --port "$(port "$server" imap)" --transport plain --users "$PASSWD" \
+        --connections "$IDLE_N" --deliveries 3 --maildir-template "$W/data/home/%u/Maildir" \
+        --duration 120s --timeout 30s
     stop_server
 done
 

@@ -49,8 +49,9 @@ def flagged(d, server, labels):
 
 
 def step(r, name, key):
+    norm = lambda n: n.lower().replace("-", "").replace("_", "")
     for s in r.get("steps", []):
-        if s["step"].lower().replace("_", "") == name.replace("-", "").replace("_", ""):
+        if norm(s["step"]) == norm(name):
             return s[key]
     return None
 
@@ -104,13 +105,39 @@ def main():
             vals.append(u["memory_per_connection_bytes"] / 1024 if clean(r) and u else None)
         rows.append(("  server memory per connection during it (KiB)", "lower", vals,
                      ["slow-%s" % n]))
+    for mode in ("plain", "tls"):
+        rows.append(("idle memory per IMAP session in IDLE, %s (KiB PSS)" % mode, "lower",
+                     [idle(d, s, "imap-" + mode) for s in SERVERS], []))
     for label in ("fetch-cold", "fetch-warm"):
-        vals = [None]
-        for s in SERVERS[1:]:
+        # SELECT and FETCH together: a server may do its indexing in either (Postern builds
+        # its index at SELECT, Dovecot reads headers during the FETCH).
+        vals = []
+        for s in SERVERS:
+            r = report(d, s, label)
+            sel = step(r, "select", "max_ms") if clean(r) else None
+            fet = step(r, "fetch", "max_ms") if clean(r) else None
+            vals.append(sel + fet if sel is not None and fet is not None else None)
+        rows.append(("IMAP SELECT + header FETCH, 10k messages, %s (ms)" % label[6:], "lower",
+                     vals, [label]))
+        vals = []
+        for s in SERVERS:
             r = report(d, s, label)
             vals.append(step(r, "fetch", "max_ms") if clean(r) else None)
-        rows.append(("IMAP header FETCH of 10k messages, %s (ms)" % label[6:], "lower", vals,
-                     [label]))
+        rows.append(("  of which the FETCH (ms)", "lower", vals, [label]))
+    for mode in ("plain", "tls"):
+        vals = []
+        for s in SERVERS:
+            r = report(d, s, "imap-logins-%s" % mode)
+            vals.append(r["throughput"]["sessions_per_sec"] if clean(r) else None)
+        rows.append(("IMAP logins per second, %s" % mode, "higher", vals,
+                     ["imap-logins-%s" % mode]))
+    for key, what in (("p50_ms", "p50"), ("p99_ms", "p99")):
+        vals = []
+        for s in SERVERS:
+            r = report(d, s, "idle-wakeup")
+            vals.append(step(r, "idle-wakeup", key) if clean(r) else None)
+        rows.append(("IMAP IDLE, delivery to EXISTS, %s (ms)" % what, "lower", vals,
+                     ["idle-wakeup"]))
 
     header = ["measurement", "better", "Postern", "Dovecot", "Dovecot perf",
               "Postern/Dovecot", "Postern/perf"]
@@ -130,10 +157,10 @@ def main():
     for r in table:
         print(line(r))
     print()
-    print("Postern has no IMAP yet (issue 4): its IMAP rows are '-'. Dovecot's default")
-    print("configuration is not run with 5,000+ slow sessions (a login and a mail process per")
-    print("connection would not fit in memory). Any other '-' means the run failed; see the .txt")
-    print("next to the .json. A '*' marks a figure from a run that counted errors (listed below).")
+    print("Dovecot's default configuration is not run with 5,000+ slow sessions (a login and a")
+    print("mail process per connection would not fit in memory). Any other '-' means the run")
+    print("failed; see the .txt next to the .json. A '*' marks a figure from a run that counted")
+    print("errors (listed below).")
     for srv in SERVERS:
         for name in sorted(os.listdir(d)):
             if name.startswith(srv + ".") and name.endswith(".json"):

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Measures what one idle, logged-in POP3 session costs a server, in memory.
+"""Measures what one idle, logged-in POP3 or IMAP session costs a server, in memory.
 
-Opens N connections to a running server, logs each one in (USER/PASS, plain, STLS or
-implicit TLS) and leaves them idle; samples the server's whole process tree (RSS and PSS
-from /proc/PID/smaps_rollup, summed over the PID and all its descendants, so a
-process-per-connection server like Dovecot is measured fairly) before and after, and prints
-the difference per session. Bounded: at most --sessions connections, held --hold seconds.
+Opens N connections to a running server, logs each one in (POP3 USER/PASS or IMAP LOGIN,
+over plain, STLS/STARTTLS or implicit TLS) and leaves them idle — an IMAP session with INBOX
+selected, and with --idle inside an IDLE command, as mail clients leave them; samples the
+server's whole process tree (RSS and PSS from /proc/PID/smaps_rollup, summed over the PID
+and all its descendants, so a process-per-connection server like Dovecot is measured
+fairly) before and after, and prints the difference per session. Bounded: at most
+--sessions connections, held --hold seconds.
 
   scripts/idle-memory.py --pid $(pidof postern) --port 1110 --user alice --password demo \
       --sessions 1000 --mode stls
+  scripts/idle-memory.py --protocol imap --pid $(pidof postern) --port 1143 --user bob \
+      --password demo --sessions 1000 --idle
 """
 import argparse
 import os
@@ -65,6 +69,11 @@ class Session:
         if args.mode == "ssl":
             self.sock = ctx.wrap_socket(self.sock, server_hostname=args.sni)
         self.f = self.sock.makefile("rb")
+        self.imap = args.protocol == "imap"
+        self.idling = False
+        if self.imap:
+            self.imap_session(args, ctx)
+            return
         self.expect_ok()
         if args.mode == "stls":
             self.cmd(b"STLS")
@@ -73,6 +82,36 @@ class Session:
         self.cmd(b"USER " + args.user.encode())
         self.cmd(b"PASS " + args.password.encode())
         self.cmd(b"STAT")
+
+    def imap_session(self, args, ctx):
+        greeting = self.f.readline()
+        if not greeting.startswith(b"* OK"):
+            raise SystemExit("server said: %r" % greeting)
+        if args.mode == "stls":
+            self.tagged(b"STARTTLS")
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=args.sni)
+            self.f = self.sock.makefile("rb")
+        self.tagged(b"LOGIN " + args.user.encode() + b" " + args.password.encode())
+        self.tagged(b"SELECT INBOX")
+        if args.idle:
+            self.sock.sendall(b"i IDLE\r\n")
+            line = self.f.readline()
+            if not line.startswith(b"+"):
+                raise SystemExit("IDLE refused: %r" % line)
+            self.idling = True
+
+    def tagged(self, command):
+        """Sends an IMAP command and reads to its tagged OK (literals in the answers are
+        never announced by LOGIN/SELECT/STARTTLS, so lines suffice)."""
+        self.sock.sendall(b"t " + command + b"\r\n")
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise SystemExit("connection closed after %r" % command)
+            if line.startswith(b"t "):
+                if not line.startswith(b"t OK"):
+                    raise SystemExit("%r: %r" % (command, line))
+                return line
 
     def expect_ok(self):
         line = self.f.readline()
@@ -86,7 +125,12 @@ class Session:
 
     def close(self):
         try:
-            self.cmd(b"QUIT")
+            if self.imap:
+                if self.idling:
+                    self.sock.sendall(b"DONE\r\n")
+                self.sock.sendall(b"z LOGOUT\r\n")
+            else:
+                self.cmd(b"QUIT")
         except Exception:  # noqa: BLE001 - closing anyway
             pass
         self.sock.close()
@@ -95,6 +139,8 @@ class Session:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pid", type=int, required=True, help="server (parent) process id")
+    p.add_argument("--protocol", choices=["pop3", "imap"], default="pop3")
+    p.add_argument("--idle", action="store_true", help="IMAP: leave each session in IDLE")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--mode", choices=["plain", "stls", "ssl"], default="plain")
@@ -130,7 +176,8 @@ def main():
     for s in sessions:
         s.close()
     n = len(sessions)
-    print("sessions:            %d (%s), opened in %.1fs" % (n, args.mode, opened))
+    what = args.protocol + (" selected" if args.protocol == "imap" else "") + (" in IDLE" if args.idle else "")
+    print("sessions:            %d (%s, %s), opened in %.1fs" % (n, what, args.mode, opened))
     print("processes:           %d before, %d with the sessions" % (before[2], during[2]))
     print("RSS before/during:   %d KiB / %d KiB" % (before[0], during[0]))
     print("PSS before/during:   %d KiB / %d KiB" % (before[1], during[1]))

@@ -639,7 +639,36 @@ address = "127.0.0.1:1110"
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("postern.example.toml");
         let c = Config::load(&path).unwrap();
         assert_eq!(c.pop3.login_type, LoginType::Secure);
-        assert_eq!(c.listeners.len(), 2);
+        assert_eq!(c.imap.login_type, LoginType::Secure);
+        assert_eq!(c.listeners.len(), 4);
+        assert_eq!(
+            c.imap.special_use.get("Sent").map(String::as_str),
+            Some("\\Sent")
+        );
+    }
+
+    #[test]
+    fn imap_settings_are_checked() {
+        let with_imap =
+            format!("{MINIMAL}\n[[listener]]\nkind = \"imap\"\naddress = \"127.0.0.1:1143\"\n");
+        // The default login type for IMAP is `secure`, which needs a certificate.
+        let e = parse(&with_imap).unwrap_err().to_string();
+        assert!(e.contains("imap.login_type"), "{e}");
+        let plain = with_imap.replace("[pop3]", "[imap]\nlogin_type = \"plaintext\"\n[pop3]");
+        let c = parse(&plain).unwrap();
+        assert_eq!(c.imap.idle_timeout, Duration::from_secs(1800));
+        assert!(c.imap.cached_headers.iter().any(|h| h == "Subject"));
+        let short = plain.replace("[imap]", "[imap]\nidle_timeout = \"29m\"");
+        let e = parse(&short).unwrap_err().to_string();
+        assert!(e.contains("imap.idle_timeout"), "{e}");
+        let bad_attr = format!("{plain}\n[imap.special_use]\nSent = \"\\\\Outbox\"\n");
+        let e = parse(&bad_attr).unwrap_err().to_string();
+        assert!(e.contains("imap.special_use"), "{e}");
+        let bad_header = plain.replace("[imap]", "[imap]\ncached_headers = [\"Sub ject\"]");
+        let e = parse(&bad_header).unwrap_err().to_string();
+        assert!(e.contains("imap.cached_headers"), "{e}");
+        // A POP3-only configuration without TLS does not care about the IMAP login type.
+        assert!(parse(MINIMAL).is_ok());
     }
 
     #[test]

@@ -28,6 +28,19 @@ pub fn len(bytes: &[u8], range: Range<usize>) -> u64 {
     part.len() as u64 + bare as u64
 }
 
+/// Appends the wire form of `bytes` (taken on their own: a leading LF is bare) to `out`.
+pub fn extend(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut last = 0;
+    for i in memchr::memchr_iter(b'\n', bytes) {
+        if bare_lf_at(bytes, i) {
+            out.extend_from_slice(&bytes[last..i]);
+            out.extend_from_slice(b"\r\n");
+            last = i + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[last..]);
+}
+
 /// Whether `bytes[range]` is already in wire form.
 pub fn is_wire(bytes: &[u8], range: Range<usize>) -> bool {
     let start = range.start;

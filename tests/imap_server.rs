@@ -11,6 +11,14 @@ use std::time::{Duration, Instant};
 use support::imap::{Client, literal_after, show};
 use support::{Options, TestServer, corpus, crlf};
 
+/// `message_opens()` counts for the whole process, and tests run in parallel threads: every
+/// test here holds this lock, so the ones that count opens see only their own.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn logged_in(server: &TestServer) -> Client {
     let (mut c, greeting) = Client::connect(server.imap);
     assert!(
@@ -49,6 +57,7 @@ const HEADER_FETCH: &str = "FETCH 1:* (FLAGS UID INTERNALDATE RFC822.SIZE ENVELO
 
 #[test]
 fn header_only_fetch_of_10000_messages_opens_no_message_file() {
+    let _serial = serial();
     let server = TestServer::start(Options::default());
     fill(&server, 10_000);
     let mut c = logged_in(&server);
@@ -108,6 +117,7 @@ fn header_only_fetch_of_10000_messages_opens_no_message_file() {
 
 #[test]
 fn corpus_survives_append_and_fetch_byte_exact() {
+    let _serial = serial();
     let server = TestServer::start(Options::default());
     let mut c = logged_in(&server);
     c.ok("CREATE corpus");
@@ -152,6 +162,7 @@ fn corpus_survives_append_and_fetch_byte_exact() {
 
 #[test]
 fn sessions_on_both_workers_see_each_others_changes() {
+    let _serial = serial();
     let server = TestServer::start(Options::default());
     fill(&server, 3);
     // With two workers and SO_REUSEPORT spreading connections by their ports, eight sessions
@@ -198,6 +209,7 @@ fn sessions_on_both_workers_see_each_others_changes() {
 
 #[test]
 fn idle_hears_an_mta_delivery_within_a_second() {
+    let _serial = serial();
     let server = TestServer::start(Options::default());
     fill(&server, 1);
     let mut c = logged_in(&server);
@@ -222,6 +234,7 @@ fn idle_hears_an_mta_delivery_within_a_second() {
 
 #[test]
 fn bad_input_gets_clear_answers_and_loses_nothing() {
+    let _serial = serial();
     let server = TestServer::start(Options::default());
     fill(&server, 2);
     let mut c = logged_in(&server);
@@ -277,6 +290,7 @@ fn bad_input_gets_clear_answers_and_loses_nothing() {
 
 #[test]
 fn shutdown_says_bye() {
+    let _serial = serial();
     let mut server = TestServer::start(Options::default());
     let mut c = logged_in(&server);
     c.ok("SELECT INBOX");
@@ -287,4 +301,44 @@ fn shutdown_says_bye() {
         .wait_for("* BYE", Duration::from_secs(10))
         .expect("no BYE at shutdown");
     assert!(String::from_utf8_lossy(&r).contains("[UNAVAILABLE] Server shutting down."));
+}
+
+#[test]
+fn a_damaged_index_is_rebuilt() {
+    let _serial = serial();
+    let mut server = TestServer::start(Options::default());
+    fill(&server, 50);
+    let mut c = logged_in(&server);
+    c.ok("SELECT INBOX");
+    let good = show(&c.ok("FETCH 1:* (UID ENVELOPE BODYSTRUCTURE)"));
+    c.ok("LOGOUT");
+    drop(c);
+    server.stop();
+    let index = server.maildir("alice").join("postern.index");
+    let mut bytes = fs::read(&index).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 64] {
+        *b ^= 0x5a;
+    }
+    bytes.truncate(bytes.len() - 100);
+    fs::write(&index, &bytes).unwrap();
+    server.restart();
+    let before = postern::store::message_opens();
+    let mut c = logged_in(&server);
+    c.ok("SELECT INBOX");
+    let again = show(&c.ok("FETCH 1:* (UID ENVELOPE BODYSTRUCTURE)"));
+    assert_eq!(again, good, "answers differ after the index was damaged");
+    assert!(
+        postern::store::message_opens() > before,
+        "the damaged records were not recomputed from the messages"
+    );
+    // And the rewritten index serves the next session without reading messages.
+    c.ok("LOGOUT");
+    drop(c);
+    server.restart();
+    let before = postern::store::message_opens();
+    let mut c = logged_in(&server);
+    c.ok("SELECT INBOX");
+    assert_eq!(show(&c.ok("FETCH 1:* (UID ENVELOPE BODYSTRUCTURE)")), good);
+    assert_eq!(postern::store::message_opens(), before);
 }

@@ -29,6 +29,9 @@ use crate::store::{
     Copied, FlagChange, FlagOp, Keywords, Maildir, MessageMeta, NewFlags, StoreError, SystemFlags,
 };
 
+/// Batches of messages to index from which the work is spread over the cores.
+const PARALLEL_INDEXING: usize = 256;
+
 /// How a folder's changes reach the workers whose sessions watch it.
 pub trait Notify: Send + Sync {
     /// Folder `mailbox` changed; `worker` has sessions watching it.
@@ -356,18 +359,12 @@ impl SharedMailbox {
             .iter()
             .map(String::as_str)
             .collect();
-        let mut records = Vec::with_capacity(missing.len());
-        for (meta, date) in missing.iter().zip(dates) {
-            let Ok(date) = date else { continue };
-            let body = match self.maildir.read(meta) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(uid = meta.uid, "cannot index message: {e}");
-                    continue;
-                }
-            };
-            records.push(record_for(meta, body.as_bytes(), date, &names));
-        }
+        let work: Vec<(&MessageMeta, SystemTime)> = missing
+            .iter()
+            .zip(dates)
+            .filter_map(|(meta, date)| date.ok().map(|d| (*meta, d)))
+            .collect();
+        let records = self.index_records(&work, &names);
         let live_uids: HashSet<u32> = metas.iter().map(|m| m.uid).collect();
         let rewrite = index.wants_rewrite(live);
         let written = index::write(
@@ -390,6 +387,34 @@ impl SharedMailbox {
                 index
             }
         }
+    }
+
+    /// Reads and analyses messages for the index. A big batch (the first look at a folder
+    /// that has no index) is split across the machine's cores: it is a one-time cost, and the
+    /// client is waiting for its SELECT.
+    fn index_records(&self, work: &[(&MessageMeta, SystemTime)], names: &[&str]) -> Vec<Record> {
+        let one = |&(meta, date): &(&MessageMeta, SystemTime)| match self.maildir.read(meta) {
+            Ok(body) => Some(record_for(meta, body.as_bytes(), date, names)),
+            Err(e) => {
+                tracing::warn!(uid = meta.uid, "cannot index message: {e}");
+                None
+            }
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if work.len() < PARALLEL_INDEXING || threads < 2 {
+            return work.iter().filter_map(one).collect();
+        }
+        let chunk = work.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().filter_map(one).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     fn tell_watchers(&self) {

@@ -42,7 +42,9 @@ mod tree;
 
 pub mod search;
 
-pub use section::{SectionBytes, SectionText, header_fields, section, select_header_lines};
+pub use section::{
+    SectionBytes, SectionText, header_fields, header_fields_into, section, select_header_lines,
+};
 pub use tree::PartTree;
 
 /// What FETCH needs of a message that does not change: computed once, cached.
@@ -98,33 +100,17 @@ pub fn analyze(message: &[u8]) -> Analysis {
     }
 }
 
-/// The wire size of stored bytes: every bare LF counts as CR LF.
+/// The wire size of stored bytes: every bare LF counts as CR LF (see [`crate::wire`]).
 pub fn wire_len(bytes: &[u8]) -> u64 {
-    let mut n = bytes.len() as u64;
-    for i in memchr::memchr_iter(b'\n', bytes) {
-        if i == 0 || bytes[i - 1] != b'\r' {
-            n += 1;
-        }
-    }
-    n
+    crate::wire::len(bytes, 0..bytes.len())
 }
 
-/// `bytes` with every bare LF made CR LF.
+/// `bytes` with every bare LF made CR LF (see [`crate::wire`]).
 pub fn to_wire(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
-    let mut last = 0;
-    for i in memchr::memchr_iter(b'\n', bytes) {
-        if i == 0 || bytes[i - 1] != b'\r' {
-            out.extend_from_slice(&bytes[last..i]);
-            out.extend_from_slice(b"\r\n");
-            last = i + 1;
-        }
-    }
-    out.extend_from_slice(&bytes[last..]);
+    crate::wire::extend(&mut out, bytes);
     out
 }
 
-#[cfg(test)]
-mod robustness;
 #[cfg(test)]
 mod tests;

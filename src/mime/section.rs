@@ -82,13 +82,18 @@ pub fn section(
         SectionText::HeaderFields { names, not } => match message_node {
             // Dovecot filters from the start of the header to the first empty line, even
             // past the end of a header that a boundary cut short.
-            Some(m) => SectionBytes::Owned(filter(
-                &message[clamp(parts.nodes[m].header_start..message.len())],
-                names,
-                not,
-                // Only the message's own HEADER.FIELDS gets an empty line it lacks.
-                !not && part.is_empty(),
-            )),
+            Some(m) => {
+                let mut out = Vec::new();
+                filter(
+                    &message[clamp(parts.nodes[m].header_start..message.len())],
+                    names,
+                    not,
+                    // Only the message's own HEADER.FIELDS gets an empty line it lacks.
+                    !not && part.is_empty(),
+                    &mut out,
+                );
+                SectionBytes::Owned(out)
+            }
             None => SectionBytes::Owned(Vec::new()),
         },
     }
@@ -122,25 +127,36 @@ fn find(parts: &PartTree, part: &[u32]) -> Option<usize> {
 /// part) with a filter that keeps the header's own empty line, or its lack of one, while
 /// the message's HEADER.FIELDS come from its header cache, which always adds one.
 pub fn header_fields(header_block: &[u8], names: &[Vec<u8>], not: bool) -> Vec<u8> {
-    filter(header_block, names, not, !not)
+    let mut out = Vec::new();
+    header_fields_into(header_block, names, not, &mut out);
+    out
+}
+
+/// [`header_fields`], appended to `out`: a FETCH of many messages reuses one buffer.
+pub fn header_fields_into(header_block: &[u8], names: &[Vec<u8>], not: bool, out: &mut Vec<u8>) {
+    filter(header_block, names, not, !not, out)
 }
 
 /// The HEADER.FIELDS filter; `add_missing_eoh` ends the result with an empty line even
 /// when `header_block` has none.
-fn filter(header_block: &[u8], names: &[Vec<u8>], not: bool, add_missing_eoh: bool) -> Vec<u8> {
-    let mut out = Vec::new();
+fn filter(
+    header_block: &[u8],
+    names: &[Vec<u8>],
+    not: bool,
+    add_missing_eoh: bool,
+    out: &mut Vec<u8>,
+) {
     let mut fields = Fields::new(header_block, 0..header_block.len());
     for f in fields.by_ref() {
         let name = f.name(header_block);
         let listed = names.iter().any(|n| n.eq_ignore_ascii_case(name));
         if listed != not {
-            out.extend_from_slice(&super::to_wire(f.raw(header_block)));
+            crate::wire::extend(out, f.raw(header_block));
         }
     }
     if add_missing_eoh || fields.eoh().is_some() {
         out.extend_from_slice(b"\r\n");
     }
-    out
 }
 
 /// The raw lines (as stored) of the message header's fields named in `names`, in original

@@ -220,6 +220,17 @@ impl CommandReader {
         *self = CommandReader::new(self.limits.clone());
     }
 
+    /// Frees the buffer when it holds nothing still to be read: an idle connection keeps no
+    /// input buffer of its own.
+    pub fn release(&mut self) {
+        if self.head == self.buf.len() && self.buf.capacity() > 0 {
+            self.buf = Vec::new();
+            self.head = 0;
+            self.cmd.scanned = 0;
+            self.cmd.line_start = 0;
+        }
+    }
+
     /// Bytes held for commands not yet complete: the buffer plus the APPEND message so far.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.head + self.cmd.message.as_ref().map_or(0, |(_, m)| m.len())

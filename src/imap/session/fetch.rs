@@ -17,6 +17,7 @@ use std::io::Write as _;
 
 use super::{Event, LoadedMessage, MessageError, Pending, Request, Session, Wait};
 use crate::body::MessageBody;
+use crate::imap::output::OutputQueue;
 use crate::imap::view;
 use crate::imap::{FetchItem, Flag, Section, SectionText, SequenceSet, StoreMode};
 use crate::mime::{self, PartTree, SectionBytes};
@@ -39,6 +40,8 @@ pub(super) struct FetchJob {
     gone: bool,
     /// Some message could not be read for another reason.
     failed: bool,
+    /// Reused for the HEADER.FIELDS answers built from cached lines.
+    scratch: Vec<u8>,
 }
 
 impl Session {
@@ -80,6 +83,7 @@ impl Session {
             seen_set: Vec::new(),
             gone: false,
             failed: false,
+            scratch: Vec::new(),
         });
         if sets_seen && !view.read_only {
             job.seen_set = job
@@ -145,7 +149,8 @@ impl Session {
                 .selected
                 .as_ref()
                 .expect("FETCH runs in the selected state");
-            let needs_body = self.needs_body(view.told(), pos, &job.items);
+            let cached = view.told().cached(pos);
+            let needs_body = self.needs_body(cached.is_some(), &job.items);
             if needs_body && job.loaded.is_none() {
                 let uid = view.told().messages[pos].uid;
                 job.waiting = true;
@@ -155,8 +160,8 @@ impl Session {
             match job.loaded.take() {
                 Some(Err(MessageError::Gone)) => job.gone = true,
                 Some(Err(MessageError::Failed)) => job.failed = true,
-                Some(Ok(body)) => self.write_message(&job, pos, Some(&body)),
-                None => self.write_message(&job, pos, None),
+                Some(Ok(body)) => self.write_message(&mut job, pos, Some(&body)),
+                None => self.write_message(&mut job, pos, None),
             }
             job.next += 1;
         }
@@ -183,19 +188,14 @@ impl Session {
         }
     }
 
-    /// Whether answering `items` for the message at `pos` needs its stored bytes.
-    fn needs_body(
-        &self,
-        snapshot: &crate::mailbox::Snapshot,
-        pos: usize,
-        items: &[FetchItem],
-    ) -> bool {
-        let cached = snapshot.cached(pos);
+    /// Whether answering `items` for a message (`cached`: the index has its record) needs
+    /// its stored bytes.
+    fn needs_body(&self, cached: bool, items: &[FetchItem]) -> bool {
         items.iter().any(|item| match item {
             FetchItem::Uid | FetchItem::Flags | FetchItem::InternalDate | FetchItem::Rfc822Size => {
                 false
             }
-            FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => cached.is_none(),
+            FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => !cached,
             FetchItem::BodySection {
                 section:
                     Section {
@@ -203,13 +203,13 @@ impl Session {
                         text: Some(SectionText::HeaderFields { not: false, fields }),
                     },
                 ..
-            } if part.is_empty() => cached.is_none() || !self.settings.headers_cached(fields),
+            } if part.is_empty() => !cached || !self.settings.headers_cached(fields),
             _ => true,
         })
     }
 
-    /// `* n FETCH (...)` for one message.
-    fn write_message(&mut self, job: &FetchJob, pos: usize, body: Option<&MessageBody>) {
+    /// `* n FETCH (...)` for one message, written straight into the output buffer.
+    fn write_message(&mut self, job: &mut FetchJob, pos: usize, body: Option<&MessageBody>) {
         let view = self
             .selected
             .as_mut()
@@ -230,62 +230,61 @@ impl Session {
         if wants_flags {
             view.flags_sent(pos, flags);
         }
-        let keywords = view.keywords().to_vec();
+        let keywords = view.newest().keywords.clone();
+        let settings = self.settings.clone();
 
-        let mut head = Vec::with_capacity(256);
-        let _ = write!(head, "* {} FETCH (", pos + 1);
+        let mut w = Out::new(&mut self.output);
+        let _ = write!(w.buf(), "* {} FETCH (", pos + 1);
         let mut first = true;
-        let mut sep = |out: &mut Vec<u8>| {
+        let mut sep = |w: &mut Out<'_>| {
             if !std::mem::take(&mut first) {
-                out.push(b' ');
+                w.buf().push(b' ');
             }
         };
         if seen_now && !job.items.contains(&FetchItem::Flags) {
-            sep(&mut head);
-            head.extend_from_slice(b"FLAGS ");
-            view::write_flag_list(&mut head, flags, &keywords, recent);
+            sep(&mut w);
+            w.buf().extend_from_slice(b"FLAGS ");
+            view::write_flag_list(w.buf(), flags, &keywords, recent);
         }
         for item in &job.items {
-            sep(&mut head);
+            sep(&mut w);
             match item {
                 FetchItem::Uid => {
-                    let _ = write!(head, "UID {}", msg.uid);
+                    let _ = write!(w.buf(), "UID {}", msg.uid);
                 }
                 FetchItem::Flags => {
-                    head.extend_from_slice(b"FLAGS ");
-                    view::write_flag_list(&mut head, flags, &keywords, recent);
+                    w.buf().extend_from_slice(b"FLAGS ");
+                    view::write_flag_list(w.buf(), flags, &keywords, recent);
                 }
                 FetchItem::InternalDate => {
-                    head.extend_from_slice(b"INTERNALDATE \"");
-                    crate::imap::date::write_date_time(&mut head, msg.internal_date);
-                    head.push(b'"');
+                    w.buf().extend_from_slice(b"INTERNALDATE \"");
+                    crate::imap::date::write_date_time(w.buf(), msg.internal_date);
+                    w.buf().push(b'"');
                 }
                 FetchItem::Rfc822Size => {
-                    let _ = write!(head, "RFC822.SIZE {}", msg.wire_size);
+                    let _ = write!(w.buf(), "RFC822.SIZE {}", msg.wire_size);
                 }
-                FetchItem::Envelope => {
-                    head.extend_from_slice(b"ENVELOPE ");
-                    match (&cached, &analysis) {
-                        (Some(c), _) => head.extend_from_slice(c.envelope),
-                        (None, Some(a)) => head.extend_from_slice(&a.envelope),
-                        (None, None) => head.extend_from_slice(b"NIL"),
-                    }
-                }
-                FetchItem::Body => {
-                    head.extend_from_slice(b"BODY ");
-                    match (&cached, &analysis) {
-                        (Some(c), _) => head.extend_from_slice(c.body),
-                        (None, Some(a)) => head.extend_from_slice(&a.body),
-                        (None, None) => head.extend_from_slice(b"NIL"),
-                    }
-                }
-                FetchItem::BodyStructure => {
-                    head.extend_from_slice(b"BODYSTRUCTURE ");
-                    match (&cached, &analysis) {
-                        (Some(c), _) => head.extend_from_slice(c.bodystructure),
-                        (None, Some(a)) => head.extend_from_slice(&a.bodystructure),
-                        (None, None) => head.extend_from_slice(b"NIL"),
-                    }
+                FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => {
+                    let (name, from_index, computed): (&[u8], _, _) = match item {
+                        FetchItem::Envelope => (
+                            b"ENVELOPE ",
+                            cached.map(|c| c.envelope),
+                            analysis.as_ref().map(|a| &a.envelope[..]),
+                        ),
+                        FetchItem::Body => (
+                            b"BODY ",
+                            cached.map(|c| c.body),
+                            analysis.as_ref().map(|a| &a.body[..]),
+                        ),
+                        _ => (
+                            b"BODYSTRUCTURE ",
+                            cached.map(|c| c.bodystructure),
+                            analysis.as_ref().map(|a| &a.bodystructure[..]),
+                        ),
+                    };
+                    w.buf().extend_from_slice(name);
+                    w.buf()
+                        .extend_from_slice(from_index.or(computed).unwrap_or(b"NIL"));
                 }
                 FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text => {
                     let (name, text): (&[u8], Option<SectionText>) = match item {
@@ -293,7 +292,7 @@ impl Session {
                         FetchItem::Rfc822Header => (b"RFC822.HEADER ", Some(SectionText::Header)),
                         _ => (b"RFC822.TEXT ", Some(SectionText::Text)),
                     };
-                    head.extend_from_slice(name);
+                    w.buf().extend_from_slice(name);
                     let section = Section {
                         part: Vec::new(),
                         text,
@@ -304,66 +303,106 @@ impl Session {
                         &cached,
                         &analysis,
                         &mut parts,
-                        &self.settings,
+                        &settings,
+                        &mut job.scratch,
                     );
-                    self.write_section(&mut head, body, bytes, None);
+                    w.section(body, bytes, &job.scratch, None);
                 }
                 FetchItem::BodySection {
                     section, partial, ..
                 } => {
-                    head.extend_from_slice(b"BODY[");
-                    write_section_spec(&mut head, section);
-                    head.push(b']');
+                    w.buf().extend_from_slice(b"BODY[");
+                    write_section_spec(w.buf(), section);
+                    w.buf().push(b']');
                     if let Some(p) = partial {
-                        let _ = write!(head, "<{}>", p.offset);
+                        let _ = write!(w.buf(), "<{}>", p.offset);
                     }
-                    head.push(b' ');
+                    w.buf().push(b' ');
                     let bytes = resolve_section(
                         body,
                         section,
                         &cached,
                         &analysis,
                         &mut parts,
-                        &self.settings,
+                        &settings,
+                        &mut job.scratch,
                     );
                     let range = partial.map(|p| (u64::from(p.offset), u64::from(p.length.get())));
-                    self.write_section(&mut head, body, bytes, range);
+                    w.section(body, bytes, &job.scratch, range);
                 }
             }
         }
-        head.extend_from_slice(b")\r\n");
-        self.output.raw(&head);
+        w.buf().extend_from_slice(b")\r\n");
+    }
+}
+
+/// Writing one FETCH response into the output queue: text into its open buffer (counted when
+/// done), message bytes as their own items.
+struct Out<'a> {
+    queue: &'a mut OutputQueue,
+    /// Length of the open buffer already counted.
+    counted: usize,
+}
+
+impl<'a> Out<'a> {
+    fn new(queue: &'a mut OutputQueue) -> Out<'a> {
+        let counted = queue.buffer().len();
+        Out { queue, counted }
     }
 
-    /// Writes a section as a literal: its `{n}` header into `head` (then queued) and its
-    /// bytes after it.
-    fn write_section(
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self.queue.buffer()
+    }
+
+    fn settle(&mut self) {
+        let len = self.queue.buffer().len();
+        self.queue.added(len - self.counted);
+        self.counted = len;
+    }
+
+    /// A section as a literal: `{n}` and its bytes.
+    fn section(
         &mut self,
-        head: &mut Vec<u8>,
         body: Option<&MessageBody>,
-        bytes: SectionBytes,
+        bytes: Bytes,
+        scratch: &[u8],
         partial: Option<(u64, u64)>,
     ) {
         let (skip, take) = partial.unwrap_or((0, u64::MAX));
+        let owned = |data: &[u8], out: &mut Vec<u8>| {
+            let start = usize::try_from(skip).unwrap_or(usize::MAX).min(data.len());
+            let len = usize::try_from(take)
+                .unwrap_or(usize::MAX)
+                .min(data.len() - start);
+            let _ = write!(out, "{{{len}}}\r\n");
+            out.extend_from_slice(&data[start..start + len]);
+        };
         match bytes {
-            SectionBytes::Owned(data) => {
-                let start = usize::try_from(skip).unwrap_or(usize::MAX).min(data.len());
-                let len = usize::try_from(take)
-                    .unwrap_or(usize::MAX)
-                    .min(data.len() - start);
-                let _ = write!(head, "{{{len}}}\r\n");
-                head.extend_from_slice(&data[start..start + len]);
-            }
-            SectionBytes::Stored(range) => {
+            Bytes::Section(SectionBytes::Owned(data)) => owned(&data, self.buf()),
+            Bytes::Scratch => owned(scratch, self.queue.buffer()),
+            Bytes::Section(SectionBytes::Stored(range)) => {
                 let body = body.expect("a stored range comes from a loaded message");
                 let slice = wire::Slice::new(body.as_bytes(), range, skip, take);
-                let _ = write!(head, "{{{}}}\r\n", slice.remaining());
-                self.output.raw(head);
-                head.clear();
-                self.output.message(body.clone(), slice);
+                let _ = write!(self.buf(), "{{{}}}\r\n", slice.remaining());
+                self.settle();
+                self.queue.message(body.clone(), slice);
+                self.counted = self.queue.buffer().len();
             }
         }
     }
+}
+
+impl Drop for Out<'_> {
+    fn drop(&mut self) {
+        self.settle();
+    }
+}
+
+/// Where a section's bytes are.
+enum Bytes {
+    Section(SectionBytes),
+    /// In the job's scratch buffer (HEADER.FIELDS from the index's cached lines).
+    Scratch,
 }
 
 /// Finds a section's bytes: from the cached header lines when the request allows (only
@@ -375,7 +414,8 @@ fn resolve_section(
     analysis: &Option<mime::Analysis>,
     parts: &mut Option<PartTree>,
     settings: &crate::imap::settings::Settings,
-) -> SectionBytes {
+    scratch: &mut Vec<u8>,
+) -> Bytes {
     let text = match &section.text {
         None => mime::SectionText::Full,
         Some(SectionText::Header) => mime::SectionText::Header,
@@ -387,7 +427,9 @@ fn resolve_section(
                 && let Some(c) = cached
                 && settings.headers_cached(fields)
             {
-                return SectionBytes::Owned(mime::header_fields(c.headers, fields, false));
+                scratch.clear();
+                mime::header_fields_into(c.headers, fields, false, scratch);
+                return Bytes::Scratch;
             }
             mime::SectionText::HeaderFields {
                 names: fields,
@@ -396,11 +438,11 @@ fn resolve_section(
         }
     };
     let Some(body) = body else {
-        return SectionBytes::Owned(Vec::new());
+        return Bytes::Section(SectionBytes::Owned(Vec::new()));
     };
     if section.part.is_empty() && section.text.is_none() {
         // BODY[]: the whole message, no structure needed.
-        return SectionBytes::Stored(0..body.len());
+        return Bytes::Section(SectionBytes::Stored(0..body.len()));
     }
     let tree = parts.get_or_insert_with(|| {
         cached
@@ -410,7 +452,7 @@ fn resolve_section(
             .unwrap_or_else(|| mime::analyze(body.as_bytes()).parts)
     });
     let part: Vec<u32> = section.part.iter().map(|n| n.get()).collect();
-    mime::section(body.as_bytes(), tree, &part, text)
+    Bytes::Section(mime::section(body.as_bytes(), tree, &part, text))
 }
 
 /// The section spec as the client wrote it: `1.2.HEADER.FIELDS (From Subject)`.

@@ -467,6 +467,7 @@ impl Session {
     /// Frees what an idle session does not need.
     pub fn release_buffers(&mut self) {
         self.output.release();
+        self.reader.release();
     }
 
     fn offer(&self) -> Offer<'_> {

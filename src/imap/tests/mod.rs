@@ -15,6 +15,7 @@ mod mailbox;
 mod misc;
 mod robustness;
 mod search;
+mod session_robustness;
 mod store;
 
 use super::{Command, CommandBody, CommandReader, Error, Event, Limits};
