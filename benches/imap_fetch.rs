@@ -18,30 +18,12 @@ use postern::store::Flags;
 
 const MESSAGES: u32 = 10_000;
 
-fn corpus() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("shared corpus") {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if p.is_dir() {
-                if name != "LICENSES" {
-                    stack.push(p);
-                }
-            } else if name != "SOURCES.tsv" {
-                out.push(std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out.sort();
-    out
-}
+#[path = "../tests/common/corpus.rs"]
+mod corpus;
 
 /// A snapshot of a folder with an index holding every message.
 fn folder(dir: &Path, settings: &Settings) -> Arc<Snapshot> {
-    let corpus = corpus();
+    let corpus = corpus::bytes();
     let names: Vec<&str> = settings.cached_headers.iter().map(String::as_str).collect();
     let records: Vec<Record> = (1..=MESSAGES)
         .map(|uid| {

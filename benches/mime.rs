@@ -6,33 +6,14 @@
 //! otherwise dominates the byte count. HEADER.FIELDS from cached lines is the per-FETCH
 //! cost of a client listing a mailbox (`BODY.PEEK[HEADER.FIELDS (From To Subject Date)]`).
 
-use std::path::Path;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use postern::mime;
 
-fn corpus() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("shared corpus") {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if p.is_dir() {
-                if name != "LICENSES" {
-                    stack.push(p);
-                }
-            } else if name != "SOURCES.tsv" {
-                out.push(std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
+#[path = "../tests/common/corpus.rs"]
+mod corpus;
 
 fn bench(c: &mut Criterion) {
-    let all = corpus();
+    let all = corpus::bytes();
     let small: Vec<Vec<u8>> = all
         .iter()
         .filter(|m| m.len() < 512 * 1024)

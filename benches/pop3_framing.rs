@@ -4,27 +4,11 @@
 //! same messages already in CRLF form (the zero-copy case: one body range, nothing copied),
 //! and LF-only mail as most MDAs write it (every line needs a CR, so it is copied).
 
-use std::path::Path;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use postern::pop3::{Chunk, Framer};
 
-fn corpus() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("shared corpus") {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
+#[path = "../tests/common/corpus.rs"]
+mod corpus;
 
 fn to_crlf(m: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(m.len() + m.len() / 16);
@@ -63,7 +47,7 @@ fn frame_all(messages: &[Vec<u8>], scratch: &mut Vec<u8>) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let original = corpus();
+    let original = corpus::bytes();
     let crlf: Vec<Vec<u8>> = original.iter().map(|m| to_crlf(m)).collect();
     let lf: Vec<Vec<u8>> = original.iter().map(|m| to_lf(m)).collect();
     let mut group = c.benchmark_group("pop3_retr_framing");

@@ -20,3 +20,8 @@ pub mod server;
 pub mod store;
 pub mod tls;
 pub mod wire;
+
+/// The shared test corpus, for unit tests (the same loader the integration tests use).
+#[cfg(test)]
+#[path = "../tests/common/corpus.rs"]
+mod test_corpus;

@@ -13,6 +13,7 @@
 //! compared with NUL mapped to 0x80 on our side; nothing else is adjusted.
 
 mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -27,38 +28,12 @@ use postern::mime::{self, SectionBytes, SectionText};
 const USER: &str = "dora";
 const PASSWORD: &str = "mime-pw";
 
-fn corpus_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    for dir in [beside, PathBuf::from("/work/shared/corpus")] {
-        if dir.is_dir() {
-            return dir;
-        }
-    }
-    panic!("test corpus not found at ../shared/corpus");
-}
-
-/// Every message of the corpus (licences and the provenance table are not mail).
+/// Every message of the corpus, named by its path in the corpus.
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                if name != "LICENSES" {
-                    walk(&path, root, out);
-                }
-            } else if name != "SOURCES.tsv" {
-                let rel = path.strip_prefix(root).unwrap().display().to_string();
-                out.push((rel, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let root = corpus_dir();
-    let mut out = Vec::new();
-    walk(&root, &root, &mut out);
-    out.sort();
-    assert!(out.len() >= 100, "corpus has only {} messages", out.len());
-    out
+    support::corpus()
+        .into_iter()
+        .map(|(path, bytes)| (path.display().to_string(), bytes))
+        .collect()
 }
 
 fn crlf(s: &str) -> Vec<u8> {

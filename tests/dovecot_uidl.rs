@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::dovecot::DovecotServer;
@@ -22,38 +22,12 @@ const PASSWORD: &str = "s3cret";
 /// `(UIDL, LIST size)` per message, in message-number order.
 type Listing = Vec<(String, u64)>;
 
-/// The shared test corpus: `../shared/corpus` beside the checkout.
-fn corpus_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    for dir in [beside, PathBuf::from("/work/shared/corpus")] {
-        if dir.is_dir() {
-            return dir;
-        }
-    }
-    panic!("test corpus not found at ../shared/corpus");
-}
-
-/// Every message of the corpus (licences and the provenance table are not mail), in a
-/// stable order.
+/// Every message of the corpus, named by its path in the corpus.
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    fn walk(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                if name != "LICENSES" {
-                    walk(&path, out);
-                }
-            } else if name != "SOURCES.tsv" {
-                out.push((path.display().to_string(), fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&corpus_dir(), &mut out);
-    out.sort();
-    assert!(out.len() >= 100, "corpus has only {} messages", out.len());
-    out
+    support::corpus()
+        .into_iter()
+        .map(|(path, bytes)| (path.display().to_string(), bytes))
+        .collect()
 }
 
 /// A few shapes the corpus may lack.

@@ -63,9 +63,7 @@ impl View {
 
     /// A newer state of the folder, plus the UIDs this session now holds `\Recent` for.
     pub(crate) fn update(&mut self, snapshot: Arc<Snapshot>, recent: &[u32]) {
-        if snapshot.generation > self.newest().generation
-            || snapshot.uid_validity != self.told.uid_validity
-        {
+        if snapshot.generation > self.newest().generation {
             self.latest = Some(snapshot);
         }
         if !recent.is_empty() {
@@ -144,12 +142,6 @@ impl View {
             self.report_recent(out);
             return;
         };
-        if latest.uid_validity != self.told.uid_validity {
-            // The folder was recreated under us: nothing the client knows is valid. RFC 3501
-            // leaves no way to say so inside a selected mailbox but to drop the connection;
-            // Dovecot does the same.
-            return;
-        }
         let any_expunged = self
             .told
             .messages

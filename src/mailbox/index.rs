@@ -172,12 +172,7 @@ impl IndexFile {
 
     fn parse(map: memmap2::Mmap, uid_validity: u32, fingerprint: u64) -> IndexFile {
         let bytes: &[u8] = &map;
-        let header_ok = bytes.len() >= HEADER_LEN
-            && &bytes[..8] == MAGIC
-            && read_u32(bytes, 8) == Some(VERSION)
-            && read_u32(bytes, 12) == Some(uid_validity)
-            && read_u64(bytes, 16) == Some(fingerprint);
-        if !header_ok {
+        if !header_matches(bytes, uid_validity, Some(fingerprint)) {
             return IndexFile {
                 damaged: true,
                 ..IndexFile::empty()
@@ -356,10 +351,7 @@ pub fn set_first_recent(dir: &Path, uid_validity: u32, fingerprint: u64, uid: u3
     if let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) {
         let mut header = [0u8; HEADER_LEN];
         let ours = file.read_exact_at(&mut header, 0).is_ok()
-            && &header[..8] == MAGIC
-            && read_u32(&header, 8) == Some(VERSION)
-            && read_u32(&header, 12) == Some(uid_validity)
-            && read_u64(&header, 16) == Some(fingerprint);
+            && header_matches(&header, uid_validity, Some(fingerprint));
         if ours {
             if if_unset && read_u32(&header, FIRST_RECENT_AT).is_some_and(|u| u != 0) {
                 return;
@@ -393,12 +385,20 @@ pub fn read_first_recent(dir: &Path, uid_validity: u32) -> Option<u32> {
     let file = File::open(dir.join(NAME)).ok()?;
     let mut header = [0u8; HEADER_LEN];
     file.read_exact_at(&mut header, 0).ok()?;
-    (&header[..8] == MAGIC
-        && read_u32(&header, 8) == Some(VERSION)
-        && read_u32(&header, 12) == Some(uid_validity))
-    .then(|| read_u32(&header, FIRST_RECENT_AT))
-    .flatten()
-    .filter(|&u| u != 0)
+    header_matches(&header, uid_validity, None)
+        .then(|| read_u32(&header, FIRST_RECENT_AT))
+        .flatten()
+        .filter(|&u| u != 0)
+}
+
+/// Whether `bytes` start with an index header of ours for this UIDVALIDITY (and, when
+/// given, this header-set fingerprint).
+fn header_matches(bytes: &[u8], uid_validity: u32, fingerprint: Option<u64>) -> bool {
+    bytes.len() >= HEADER_LEN
+        && &bytes[..8] == MAGIC
+        && read_u32(bytes, 8) == Some(VERSION)
+        && read_u32(bytes, 12) == Some(uid_validity)
+        && fingerprint.is_none_or(|f| read_u64(bytes, 16) == Some(f))
 }
 
 /// Shares a loaded index between the snapshots made from it.

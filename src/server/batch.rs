@@ -18,6 +18,8 @@ use super::transport::{OutBuf, Transport};
 const BATCH_BYTES: usize = 256 * 1024;
 /// ...and this many pieces.
 const BATCH_PIECES: usize = 64;
+/// Converted message bytes (CRLF, dot-stuffing) are produced in pieces of this size.
+pub(crate) const SCRATCH_SIZE: usize = 16 * 1024;
 /// How long the final answer of a session that the server is closing may take to send.
 const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -26,6 +28,8 @@ const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 pub(crate) struct Batch {
     bufs: Vec<OutBuf>,
     bytes: usize,
+    /// Where converted message bytes are produced before they become a piece.
+    scratch: Vec<u8>,
 }
 
 impl Batch {
@@ -42,6 +46,24 @@ impl Batch {
         Ok(())
     }
 
+    /// The buffer to produce converted bytes into (empty); [`push_scratch`](Self::push_scratch)
+    /// makes what it holds the next piece.
+    pub(crate) fn scratch(&mut self) -> &mut Vec<u8> {
+        if self.scratch.capacity() == 0 {
+            self.scratch = Vec::with_capacity(SCRATCH_SIZE);
+        }
+        &mut self.scratch
+    }
+
+    /// Adds what the scratch buffer holds as a piece (nothing if it is empty).
+    pub(crate) async fn push_scratch(&mut self, transport: &mut Transport) -> io::Result<()> {
+        if self.scratch.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.scratch, Vec::with_capacity(SCRATCH_SIZE));
+        self.push(transport, OutBuf::Bytes(piece)).await
+    }
+
     /// Writes whatever is collected.
     pub(crate) async fn write(&mut self, transport: &mut Transport) -> io::Result<()> {
         self.bufs = transport
@@ -56,6 +78,9 @@ impl Batch {
     pub(crate) fn release(&mut self) {
         if self.bufs.capacity() > BATCH_PIECES / 4 {
             self.bufs = Vec::new();
+        }
+        if self.scratch.capacity() > 0 {
+            self.scratch = Vec::new();
         }
     }
 }

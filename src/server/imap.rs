@@ -14,13 +14,12 @@
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{Either, select};
 
 use super::Shared;
-use super::batch::Batch;
+use super::batch::{Batch, SCRATCH_SIZE};
 use super::login::Verified;
 use super::notify::Notifier;
 use super::transport::{OutBuf, Transport};
@@ -35,8 +34,6 @@ use crate::imap::{
 use crate::mailbox::{IndexOptions, Registry, SharedMailbox, Watching};
 use crate::store::{FlagOp, Folders, NewFlags, StoreError, StoreOptions, SystemFlags};
 
-/// Message bytes that need CRLF conversion are produced in pieces of this size.
-const SCRATCH_SIZE: usize = 16 * 1024;
 /// How often an idling client is told the server is still there.
 const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
 /// How often an idling session looks at a folder the kernel would not let us watch.
@@ -154,7 +151,11 @@ pub(crate) async fn drive(
     } else {
         service.plain.clone()
     };
-    let mut session = Session::new(settings, transport.is_tls(), challenge(&shared.hostname));
+    let mut session = Session::new(
+        settings,
+        transport.is_tls(),
+        super::login::challenge(&shared.hostname),
+    );
     let mut driver = Driver {
         worker,
         peer,
@@ -162,7 +163,7 @@ pub(crate) async fn drive(
         account: None,
         selection: None,
     };
-    let mut out = Writer::default();
+    let mut out = Batch::default();
     let idle_timeout = shared.config.imap.idle_timeout;
     let preauth_deadline = Instant::now() + shared.config.server.preauth_timeout;
 
@@ -186,8 +187,7 @@ pub(crate) async fn drive(
             driver.hand_over_updates(&mut session);
         }
         progressed |= session.has_output();
-        if out
-            .flush(&mut session, &mut transport, idle_timeout, shared)
+        if flush(&mut out, &mut session, &mut transport, idle_timeout, shared)
             .await
             .is_err()
         {
@@ -205,7 +205,7 @@ pub(crate) async fn drive(
         }
         // About to wait for the client, possibly for a long time.
         transport.release_buffers();
-        out.release_buffers();
+        out.release();
         session.release_buffers();
         let limit = if driver.account.is_some() {
             idle_timeout
@@ -349,7 +349,7 @@ impl Driver {
         event: Event,
         session: &mut Session,
         transport: &mut Transport,
-        out: &mut Writer,
+        out: &mut Batch,
         preauth_deadline: Instant,
     ) -> Result<(), ()> {
         match event {
@@ -371,7 +371,7 @@ impl Driver {
             }
             Event::StartTls => {
                 let idle = self.shared.config.imap.idle_timeout;
-                out.flush(session, transport, idle, &self.shared).await?;
+                flush(out, session, transport, idle, &self.shared).await?;
                 let config = self
                     .shared
                     .tls
@@ -912,66 +912,32 @@ fn system_time(d: DateTime) -> SystemTime {
     }
 }
 
-/// A CRAM-MD5 challenge unique to this connection.
-fn challenge(hostname: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("<{}.{n}.{nanos}@{hostname}>", std::process::id())
-}
-
-/// Turns session output into vectored writes: protocol text, message bytes straight from
-/// their maps when already in wire form, and converted pieces otherwise.
-#[derive(Default)]
-struct Writer {
-    batch: Batch,
-    scratch: Vec<u8>,
-}
-
-impl Writer {
-    fn release_buffers(&mut self) {
-        if self.scratch.capacity() > 0 {
-            self.scratch = Vec::new();
-        }
-        self.batch.release();
-    }
-
-    async fn flush(
-        &mut self,
-        session: &mut Session,
-        transport: &mut Transport,
-        timeout: Duration,
-        shared: &Shared,
-    ) -> Result<(), ()> {
-        let Writer { batch, scratch } = self;
-        let write = async {
-            while let Some(out) = session.pop_output() {
-                match out {
-                    Output::Text(text) => batch.push(transport, OutBuf::Bytes(text)).await?,
-                    Output::Message { body, mut slice } => {
-                        if let Some(range) = slice.as_stored(body.as_bytes()) {
-                            batch.push(transport, OutBuf::Body(body, range)).await?;
-                            continue;
-                        }
-                        loop {
-                            scratch.clear();
-                            let more = slice.next_chunk(body.as_bytes(), scratch, SCRATCH_SIZE);
-                            if !scratch.is_empty() {
-                                let piece =
-                                    std::mem::replace(scratch, Vec::with_capacity(SCRATCH_SIZE));
-                                batch.push(transport, OutBuf::Bytes(piece)).await?;
-                            }
-                            if !more {
-                                break;
-                            }
-                        }
+/// Writes all queued session output: protocol text, message bytes straight from their maps
+/// when already in wire form, and converted pieces otherwise, in vectored batches.
+async fn flush(
+    batch: &mut Batch,
+    session: &mut Session,
+    transport: &mut Transport,
+    timeout: Duration,
+    shared: &Shared,
+) -> Result<(), ()> {
+    let write = async {
+        while let Some(out) = session.pop_output() {
+            match out {
+                Output::Text(text) => batch.push(transport, OutBuf::Bytes(text)).await?,
+                Output::Message { body, mut slice } => {
+                    if let Some(range) = slice.as_stored(body.as_bytes()) {
+                        batch.push(transport, OutBuf::Body(body, range)).await?;
+                        continue;
                     }
+                    while slice.next_chunk(body.as_bytes(), batch.scratch(), SCRATCH_SIZE) {
+                        batch.push_scratch(transport).await?;
+                    }
+                    batch.push_scratch(transport).await?;
                 }
             }
-            batch.write(transport).await
-        };
-        super::batch::guarded(shared, timeout, write).await
-    }
+        }
+        batch.write(transport).await
+    };
+    super::batch::guarded(shared, timeout, write).await
 }

@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Shared;
 use crate::auth::{Account, AuthResult, Credentials};
@@ -49,4 +50,15 @@ pub(crate) async fn verify(creds: Credentials, ip: IpAddr, shared: &Arc<Shared>)
             Verified::TempFail("Temporary authentication failure.")
         }
     }
+}
+
+/// A string unique to this connection, `<pid.counter.nanos@host>`: POP3's APOP timestamp in
+/// the greeting, and the CRAM-MD5 challenge of both protocols.
+pub(crate) fn challenge(hostname: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("<{}.{n}.{nanos}@{hostname}>", std::process::id())
 }

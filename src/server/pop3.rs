@@ -7,12 +7,11 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::batch::Batch;
+use super::batch::{Batch, SCRATCH_SIZE};
 use super::login::Verified;
 use super::transport::{OutBuf, Transport};
 use crate::auth::{Authenticator, Credentials, Mechanism};
@@ -22,8 +21,6 @@ use crate::pop3::{
 };
 use crate::store::{Inbox, Maildir, SessionLock, StoreError, StoreOptions};
 
-/// Transformed (dot-stuffed, CRLF) body bytes are produced in pieces of this size.
-const SCRATCH_SIZE: usize = 16 * 1024;
 /// The maildrop lock is re-touched this often so it never looks stale to Dovecot.
 const LOCK_REFRESH: Duration = Duration::from_secs(60);
 
@@ -113,10 +110,10 @@ pub(crate) async fn drive(
     let mut session = Session::new(
         settings,
         transport.is_tls(),
-        apop_timestamp(&shared.hostname),
+        super::login::challenge(&shared.hostname),
     );
     let mut maildrop: Option<Maildrop> = None;
-    let mut out = Writer::default();
+    let mut out = Batch::default();
     let idle = shared.config.pop3.idle_timeout;
     let preauth_deadline = Instant::now() + shared.config.server.preauth_timeout;
 
@@ -159,8 +156,7 @@ pub(crate) async fn drive(
                     session.on_commit(result);
                 }
                 Event::StartTls => {
-                    if out
-                        .flush(&mut session, &mut transport, idle, shared)
+                    if flush(&mut out, &mut session, &mut transport, idle, shared)
                         .await
                         .is_err()
                     {
@@ -185,8 +181,7 @@ pub(crate) async fn drive(
             // can log in again the moment it has it.
             maildrop.take();
         }
-        if out
-            .flush(&mut session, &mut transport, idle, shared)
+        if flush(&mut out, &mut session, &mut transport, idle, shared)
             .await
             .is_err()
         {
@@ -205,7 +200,7 @@ pub(crate) async fn drive(
         }
         // About to wait for the client, possibly for minutes.
         transport.release_buffers();
-        out.release_buffers();
+        out.release();
         let limit = if maildrop.is_some() {
             idle
         } else {
@@ -232,56 +227,39 @@ pub(crate) async fn drive(
     drop(maildrop);
 }
 
-/// Turns session output into vectored writes: protocol text, message bodies straight from
-/// their maps, and framed (converted) pieces of bodies.
-#[derive(Default)]
-struct Writer {
-    batch: Batch,
-    scratch: Vec<u8>,
-}
-
-impl Writer {
-    /// An idle session keeps no output buffers.
-    fn release_buffers(&mut self) {
-        if self.scratch.capacity() > 0 {
-            self.scratch = Vec::new();
-        }
-        self.batch.release();
-    }
-
-    /// Writes all queued session output.
-    async fn flush(
-        &mut self,
-        session: &mut Session,
-        transport: &mut Transport,
-        timeout: Duration,
-        shared: &Shared,
-    ) -> Result<(), ()> {
-        let Writer { batch, scratch } = self;
-        let write = async {
-            while let Some(out) = session.pop_output() {
-                match out {
-                    Output::Text(text) => batch.push(transport, OutBuf::Bytes(text)).await?,
-                    Output::Message { body, top_lines } => {
-                        let mut framer = Framer::new(top_lines);
-                        while let Some(chunk) = framer.next(body.as_bytes(), scratch, SCRATCH_SIZE)
-                        {
-                            let piece = match chunk {
-                                Chunk::Body(range) => OutBuf::Body(body.clone(), range),
-                                Chunk::Scratch => OutBuf::Bytes(std::mem::replace(
-                                    scratch,
-                                    Vec::with_capacity(SCRATCH_SIZE),
-                                )),
-                            };
-                            batch.push(transport, piece).await?;
+/// Writes all queued session output: protocol text, message bodies straight from their maps,
+/// and framed (converted) pieces of bodies, in vectored batches.
+async fn flush(
+    batch: &mut Batch,
+    session: &mut Session,
+    transport: &mut Transport,
+    timeout: Duration,
+    shared: &Shared,
+) -> Result<(), ()> {
+    let write = async {
+        while let Some(out) = session.pop_output() {
+            match out {
+                Output::Text(text) => batch.push(transport, OutBuf::Bytes(text)).await?,
+                Output::Message { body, top_lines } => {
+                    let mut framer = Framer::new(top_lines);
+                    while let Some(chunk) =
+                        framer.next(body.as_bytes(), batch.scratch(), SCRATCH_SIZE)
+                    {
+                        match chunk {
+                            Chunk::Body(range) => {
+                                batch
+                                    .push(transport, OutBuf::Body(body.clone(), range))
+                                    .await?
+                            }
+                            Chunk::Scratch => batch.push_scratch(transport).await?,
                         }
                     }
                 }
             }
-            batch.write(transport).await
-        };
-        super::batch::guarded(shared, timeout, write).await
-    }
+        }
+        batch.write(transport).await
+    };
+    super::batch::guarded(shared, timeout, write).await
 }
 
 /// Verifies credentials and opens the maildrop.
@@ -410,15 +388,4 @@ impl Maildrop {
             Err(_) => Err("server is busy".into()),
         }
     }
-}
-
-/// A greeting timestamp unique to this connection (RFC 1939 APOP, also the CRAM-MD5
-/// challenge): process id, a per-process counter and the clock, at the host name.
-fn apop_timestamp(hostname: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("<{}.{n}.{nanos}@{hostname}>", std::process::id())
 }

@@ -160,28 +160,15 @@ impl Drop for TestServer {
     }
 }
 
-/// Every message file of the shared corpus, sorted by path.
+#[path = "../common/corpus.rs"]
+mod shared_corpus;
+
+/// Every message file of the shared corpus, by path, sorted.
 pub fn corpus() -> Vec<(PathBuf, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let mut out = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n == "LICENSES") {
-                    continue;
-                }
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != "SOURCES.tsv") {
-                let bytes = fs::read(&p).unwrap();
-                out.push((p, bytes));
-            }
-        }
-    }
-    out.sort();
-    assert!(out.len() >= 100, "corpus not found at {}", root.display());
-    out
+    shared_corpus::messages()
+        .into_iter()
+        .map(|(path, bytes)| (shared_corpus::dir().join(path), bytes))
+        .collect()
 }
 
 /// The wire form of a stored message: every bare LF becomes CRLF.

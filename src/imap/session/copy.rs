@@ -13,18 +13,12 @@ impl Session {
         mailbox: Mailbox,
         moving: bool,
     ) -> Option<Event> {
-        let view = self.selected.as_ref()?;
-        if moving && view.read_only {
+        if moving && self.selected.as_ref()?.read_only {
             self.no(&tag, Some("READ-ONLY"), "Mailbox is read-only.");
             return None;
         }
-        let positions = match view.resolve(set, uid) {
-            Ok(p) => p,
-            Err(_) => {
-                self.bad(&tag, "Invalid message set.");
-                return None;
-            }
-        };
+        let positions = self.positions(&tag, set, uid)?;
+        let view = self.selected.as_ref()?;
         if positions.is_empty() {
             self.ok(&tag, "No messages found.");
             return None;

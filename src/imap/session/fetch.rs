@@ -52,14 +52,8 @@ impl Session {
         set: &SequenceSet,
         mut items: Vec<FetchItem>,
     ) -> Option<Event> {
+        let positions = self.positions(&tag, set, uid)?;
         let view = self.selected.as_ref()?;
-        let positions = match view.resolve(set, uid) {
-            Ok(p) => p,
-            Err(_) => {
-                self.bad(&tag, "Invalid message set.");
-                return None;
-            }
-        };
         if uid && !items.contains(&FetchItem::Uid) {
             // RFC 3501 section 6.4.8: UID FETCH responses always carry the UID.
             items.insert(0, FetchItem::Uid);

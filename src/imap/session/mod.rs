@@ -420,6 +420,15 @@ impl Session {
         let Some(view) = self.selected.as_mut() else {
             return;
         };
+        if snapshot.uid_validity != view.told().uid_validity {
+            // The folder was deleted and made again: every UID and sequence number the
+            // client holds is void, and inside a selected folder IMAP has no way to say so
+            // but to end the session (RFC 3501 section 2.3.1.1; Dovecot does the same).
+            self.output
+                .line("* BYE [UNAVAILABLE] The mailbox was replaced (its UIDVALIDITY changed).");
+            self.finish();
+            return;
+        }
         view.update(snapshot, recent);
         if self.is_idling() {
             self.report_updates(true);
@@ -789,6 +798,26 @@ impl Session {
         if max > 0 && self.bad_commands >= max && !self.finished {
             self.output.line("* BYE Too many invalid commands.");
             self.finish();
+        }
+    }
+}
+
+impl Session {
+    /// The positions a message set names in the selected folder, or `None` after answering
+    /// `BAD` for a set that does not fit it.
+    fn positions(
+        &mut self,
+        tag: &str,
+        set: &crate::imap::SequenceSet,
+        uid: bool,
+    ) -> Option<Vec<usize>> {
+        let resolved = self.selected.as_ref()?.resolve(set, uid);
+        match resolved {
+            Ok(positions) => Some(positions),
+            Err(_) => {
+                self.bad(tag, "Invalid message set.");
+                None
+            }
         }
     }
 }

@@ -23,8 +23,7 @@ impl Session {
         silent: bool,
         flags: Vec<Flag>,
     ) -> Option<Event> {
-        let view = self.selected.as_ref()?;
-        if view.read_only {
+        if self.selected.as_ref()?.read_only {
             self.no(&tag, Some("READ-ONLY"), "Mailbox is read-only.");
             return None;
         }
@@ -32,13 +31,8 @@ impl Session {
             self.bad(&tag, &bad);
             return None;
         }
-        let positions = match view.resolve(set, uid) {
-            Ok(p) => p,
-            Err(_) => {
-                self.bad(&tag, "Invalid message set.");
-                return None;
-            }
-        };
+        let positions = self.positions(&tag, set, uid)?;
+        let view = self.selected.as_ref()?;
         if positions.is_empty() {
             self.report_updates(uid);
             self.ok(&tag, "Store completed.");

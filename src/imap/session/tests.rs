@@ -844,3 +844,16 @@ fn uid_sets_compress() {
     assert_eq!(uid_set(&[5]), "5");
     let _ = NonZeroU32::new(1);
 }
+
+#[test]
+fn a_replaced_mailbox_ends_the_session() {
+    let mut h = Harness::selected(snapshot(1, &[(1, NONE)]), false);
+    let mut other = Snapshot::empty(999);
+    other.generation = 2;
+    h.session.on_update(Arc::new(other), &[]);
+    assert_eq!(
+        h.output(),
+        "* BYE [UNAVAILABLE] The mailbox was replaced (its UIDVALIDITY changed).\r\n"
+    );
+    assert!(h.session.is_finished());
+}

@@ -2,7 +2,7 @@
 //! zero-copy ranges, no floods of tiny ones), an exhaustive comparison with a naive reference
 //! on short inputs, and a round trip over every message of the shared corpus.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::*;
 
@@ -278,32 +278,13 @@ fn exhaustive_short_inputs_match_the_reference() {
     }
 }
 
-fn corpus_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"));
-    let mut files = Vec::new();
-    walk(root, &mut files);
-    assert!(files.len() > 50, "corpus not found at {}", root.display());
-    files
+fn corpus_files() -> Vec<(PathBuf, Vec<u8>)> {
+    crate::test_corpus::messages()
 }
 
 #[test]
 fn corpus_round_trips() {
-    for path in corpus_files() {
-        let body = std::fs::read(&path).unwrap();
+    for (path, body) in corpus_files() {
         let expected = crlf_normalized(&body);
         for max in [7, 512, 16 * 1024, 1 << 20] {
             let (wire, shape) = chunks(&body, None, max);
