@@ -152,6 +152,10 @@ pub struct MailConfig {
     pub location: String,
     /// fsync after writes that the protocols promise are durable.
     pub fsync: bool,
+    /// Threads that read, index and write mail, off the event loops. Their work waits on
+    /// the disk (fsync, first reads) more than on the CPU, so there are more of them than
+    /// cores. 0 means four per core, at least eight.
+    pub store_threads: usize,
 }
 
 impl Default for MailConfig {
@@ -159,6 +163,7 @@ impl Default for MailConfig {
         MailConfig {
             location: "~/Maildir".into(),
             fsync: true,
+            store_threads: 0,
         }
     }
 }
@@ -215,11 +220,23 @@ pub struct ImapConfig {
     pub max_message_size: u64,
     /// Errors in a row before the session is closed (0 = never).
     pub max_bad_commands: u32,
+    /// Which non-synchronizing literals to offer (RFC 7888): `plus` (LITERAL+, any size
+    /// within the limits) or `minus` (LITERAL-, at most 4096 octets).
+    pub literals: Literals,
     /// Header fields kept in each mailbox's index, so that a client's header-only FETCH
     /// of them never opens a message file. The defaults are what common clients ask for.
     pub cached_headers: Vec<String>,
     /// RFC 6154 SPECIAL-USE attributes by folder name: `Sent = "\\Sent"`.
     pub special_use: std::collections::BTreeMap<String, String>,
+}
+
+/// `imap.literals`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Literals {
+    #[default]
+    Plus,
+    Minus,
 }
 
 /// What Thunderbird, Apple Mail, K-9, Outlook, Evolution and mbsync ask for in their
@@ -284,6 +301,7 @@ impl Default for ImapConfig {
             max_literal: 64 * 1024,
             max_message_size: 64 * 1024 * 1024,
             max_bad_commands: 20,
+            literals: Literals::Plus,
             cached_headers: DEFAULT_CACHED_HEADERS
                 .iter()
                 .map(|&h| h.to_owned())

@@ -342,3 +342,32 @@ fn a_damaged_index_is_rebuilt() {
     assert_eq!(show(&c.ok("FETCH 1:* (UID ENVELOPE BODYSTRUCTURE)")), good);
     assert_eq!(postern::store::message_opens(), before);
 }
+
+#[test]
+fn literal_minus_when_configured() {
+    let _serial = serial();
+    let server = TestServer::start(Options {
+        extra_imap: "literals = \"minus\"".into(),
+        ..Options::default()
+    });
+    let (mut c, greeting) = Client::connect(server.imap);
+    assert!(greeting.contains(" LITERAL- "), "{greeting}");
+    assert!(!greeting.contains("LITERAL+"), "{greeting}");
+    c.send(b"l LOGIN {5+}\r\nalice secret\r\n");
+    let (_, tagged) = c.until_tagged("l");
+    assert!(tagged.starts_with("l OK"), "{tagged}");
+    let big = vec![b'x'; 5000];
+    c.send(format!("a APPEND INBOX {{{}+}}\r\n", big.len()).as_bytes());
+    c.send(&big);
+    c.send(b"\r\n");
+    let (_, tagged) = c.until_tagged("a");
+    assert!(tagged.starts_with("a BAD [TOOBIG]"), "{tagged}");
+    // The refused literal's bytes were skipped: the session goes on.
+    c.ok("NOOP");
+    let small = b"Subject: s\r\n\r\nx\r\n";
+    c.send(format!("b APPEND INBOX {{{}+}}\r\n", small.len()).as_bytes());
+    c.send(small);
+    c.send(b"\r\n");
+    let (_, tagged) = c.until_tagged("b");
+    assert!(tagged.contains("OK [APPENDUID "), "{tagged}");
+}

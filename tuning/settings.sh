@@ -15,8 +15,9 @@ SYSCTLS=(
     "fs.file-max=2097152"
     "fs.nr_open=2097152"
     "fs.inotify.max_user_watches=1048576"
+    "fs.inotify.max_user_instances=8192"
 )
 NOFILE=1048576
 MEMLOCK_KIB=unlimited
 # Settings that are only ever raised by apply.sh, never lowered (a machine may already have more).
-RAISE_ONLY=(net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.core.netdev_max_backlog fs.file-max fs.nr_open fs.inotify.max_user_watches)
+RAISE_ONLY=(net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.core.netdev_max_backlog fs.file-max fs.nr_open fs.inotify.max_user_watches fs.inotify.max_user_instances)

@@ -2,8 +2,10 @@
 //! answers its events with the account database, the Maildir folders and the shared state
 //! of open folders.
 //!
-//! Everything slow — password hashing, reading and indexing a folder, renaming files for a
-//! STORE, expunging, copying, searching message bodies — goes to the blocking pool. Reading
+//! Everything slow goes to a blocking pool: password hashing to one sized for the CPU, and
+//! reading and indexing a folder, renaming files for a STORE, expunging, copying and
+//! searching message bodies to the store's, which has more threads because its work mostly
+//! waits for the disk. Reading
 //! a message for FETCH stays on the loop: it is an `open` and an `mmap`, and the kernel
 //! pages the bytes in while they are sent.
 //!
@@ -66,7 +68,10 @@ impl ImapService {
             max_line: imap.max_line_length,
             max_literal: imap.max_literal,
             max_append: imap.max_message_size,
-            non_sync: NonSyncLiterals::Plus,
+            non_sync: match imap.literals {
+                crate::config::Literals::Plus => NonSyncLiterals::Plus,
+                crate::config::Literals::Minus => NonSyncLiterals::Minus,
+            },
             ..Limits::default()
         };
         let special_use = imap
@@ -339,7 +344,7 @@ impl Driver {
     async fn refresh_selected(&self) {
         if let Some(sel) = &self.selection {
             let mailbox = sel.mailbox().clone();
-            let _ = self.shared.pool.run(move || mailbox.refresh()).await;
+            let _ = self.shared.store_pool.run(move || mailbox.refresh()).await;
         }
     }
 
@@ -424,7 +429,7 @@ impl Driver {
         let store = self.shared.imap.store.clone();
         let opened = self
             .shared
-            .pool
+            .store_pool
             .run(move || Folders::open(&root, store))
             .await;
         match opened {
@@ -453,7 +458,7 @@ impl Driver {
         &self,
         f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
-        match self.shared.pool.run(f).await {
+        match self.shared.store_pool.run(f).await {
             Ok(result) => result,
             Err(_) => Err(Failure::new(
                 Some("UNAVAILABLE"),
@@ -665,7 +670,7 @@ impl Driver {
             return Err(SearchError::Unreadable);
         };
         let source = Source(sel.mailbox().clone());
-        match self.shared.pool.run(move || job.run(&source)).await {
+        match self.shared.store_pool.run(move || job.run(&source)).await {
             Ok(result) => result,
             Err(_) => Err(SearchError::Unreadable),
         }

@@ -3,8 +3,9 @@
 //! This is the only part of Postern that touches sockets. It runs one compio (io_uring)
 //! runtime per worker thread, each with its own `SO_REUSEPORT` listening sockets, and drives
 //! the sans-IO protocol sessions: bytes from the socket go into a session, the session's
-//! output and events come back out, and events that need blocking work (password hashing,
-//! Maildir scans) go to a shared, bounded thread pool so no event loop ever stalls.
+//! output and events come back out, and events that need blocking work go to shared, bounded
+//! thread pools — one for password hashing, one for the mail store — so no event loop ever
+//! stalls.
 
 mod batch;
 mod blocking;
@@ -52,7 +53,10 @@ pub(crate) struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub limits: Arc<ConnectionLimits>,
     pub shutdown: Shutdown,
+    /// Password hashing: CPU-bound, one thread per core.
     pub pool: BlockingPool,
+    /// Mail store work: bound by the disk, so more threads than cores.
+    pub store_pool: BlockingPool,
     pub hostname: String,
     pub pop3: pop3::Pop3Service,
     pub imap: imap::ImapService,
@@ -125,6 +129,11 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     // refused (each queued job is a closure of a few hundred bytes).
     let queue = config.server.max_connections.max(4096);
     let pool = BlockingPool::new(hash_threads, queue).map_err(StartError::Thread)?;
+    let store_threads = match config.mail.store_threads {
+        0 => (4 * workers).max(8),
+        n => n,
+    };
+    let store_pool = BlockingPool::new(store_threads, queue).map_err(StartError::Thread)?;
     let hostname = if config.server.hostname.is_empty() {
         system_hostname()
     } else {
@@ -155,7 +164,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         notifier.clone(),
         workers,
     );
-    start_watcher(&imap.registry, &pool);
+    start_watcher(&imap.registry, &store_pool);
     let shared = Arc::new(Shared {
         limits: ConnectionLimits::new(
             config.server.max_connections,
@@ -166,6 +175,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         tls,
         shutdown: Shutdown::default(),
         pool,
+        store_pool,
         hostname,
         pop3,
         imap,

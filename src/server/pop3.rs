@@ -1,8 +1,8 @@
 //! The POP3 service: drives a sans-IO [`crate::pop3::Session`] over a [`Transport`] and
 //! answers its events with the account database and the Maildir store.
 //!
-//! Everything slow — password hashing, scanning and locking a maildrop, deleting at QUIT —
-//! goes to the blocking pool. Reading a message for RETR stays on the loop: it is an `open`
+//! Everything slow goes to a blocking pool: password hashing to one, scanning and locking a
+//! maildrop and deleting at QUIT to the store's. Reading a message for RETR stays on the loop: it is an `open`
 //! and an `mmap`, and the bytes are then paged in by the kernel while it sends them.
 
 use std::collections::HashMap;
@@ -298,7 +298,7 @@ async fn login(
     };
     let lock_session = shared.config.pop3.lock_session;
     let opened = shared
-        .pool
+        .store_pool
         .run(move || -> Result<_, StoreError> {
             let maildir = Maildir::open(&path, options)?;
             let lock = if lock_session {
@@ -376,7 +376,7 @@ impl Maildrop {
             .collect();
         let maildir = self.maildir.clone();
         let done = shared
-            .pool
+            .store_pool
             .run(move || {
                 let refs: Vec<_> = metas.iter().collect();
                 maildir.delete(&refs)
