@@ -7,12 +7,14 @@
 //! tells the workers whose sessions watch it ([`Notify`]). It also decides who gets
 //! `\Recent`: each new message goes to exactly one session, the first that is told of it.
 //!
-//! Everything here is blocking file-system work and runs on the blocking pool, never on an
-//! event loop. Two locks: `ops` serialises everything that changes the folder or rereads it
-//! (a refresh that listed the directory before a STORE renamed files must not install its
+//! Changes and refreshes are blocking file-system work and run on the store's thread pool,
+//! never on an event loop; what the event loops call is a moment's work: taking a snapshot,
+//! claiming `\Recent` (one four-byte write into the index header), opening and mapping a
+//! message to read. Two locks: `ops` serialises everything that changes the folder or rereads
+//! it (a refresh that listed the directory before a STORE renamed files must not install its
 //! older listing after it), and is held across the disk work; `state` guards the published
-//! snapshot and the file names, and is only ever held for a moment, so the event loops that
-//! take a snapshot or look up a file name to read never wait for the disk.
+//! snapshot and the file names, and is only ever held for a moment, so the event loops never
+//! wait for the disk behind it.
 //!
 //! [`refresh`]: SharedMailbox::refresh
 
