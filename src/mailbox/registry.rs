@@ -96,17 +96,14 @@ impl Registry {
 
     /// A session on `worker` watches `mailbox` for as long as the guard lives.
     pub fn watch(self: &Arc<Self>, mailbox: &Arc<SharedMailbox>, worker: usize) -> Watching {
-        let mut watched = true;
-        if mailbox.watch(worker)
-            && let Some(watcher) = self.watcher()
-        {
-            watched = watcher.watch(mailbox);
+        if mailbox.watch(worker) {
+            let watched = self.watcher().is_some_and(|w| w.watch(mailbox));
+            mailbox.set_watched(watched);
         }
         Watching {
             registry: self.clone(),
             mailbox: mailbox.clone(),
             worker,
-            watched,
         }
     }
 }
@@ -116,7 +113,6 @@ pub struct Watching {
     registry: Arc<Registry>,
     mailbox: Arc<SharedMailbox>,
     worker: usize,
-    watched: bool,
 }
 
 impl Watching {
@@ -126,16 +122,17 @@ impl Watching {
 
     /// Whether the folder's directories are watched (else changes are seen only on a look).
     pub fn is_watched(&self) -> bool {
-        self.watched && self.registry.watcher().is_some()
+        self.mailbox.is_watched()
     }
 }
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        if self.mailbox.unwatch(self.worker)
-            && let Some(watcher) = self.registry.watcher()
-        {
-            watcher.unwatch(&self.mailbox);
+        if self.mailbox.unwatch(self.worker) {
+            if let Some(watcher) = self.registry.watcher() {
+                watcher.unwatch(&self.mailbox);
+            }
+            self.mailbox.set_watched(false);
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct SharedMailbox {
     watchers: Mutex<Vec<u32>>,
     /// A refresh has been asked for and has not started yet.
     refresh_queued: AtomicBool,
+    /// The directories are watched with inotify (set by the registry for the first watcher).
+    watched: AtomicBool,
 }
 
 struct State {
@@ -124,6 +126,7 @@ impl SharedMailbox {
             }),
             watchers: Mutex::new(vec![0; workers.max(1)]),
             refresh_queued: AtomicBool::new(false),
+            watched: AtomicBool::new(false),
         });
         let ops = shared.ops();
         shared.refresh_locked(&ops, true)?;
@@ -239,6 +242,16 @@ impl SharedMailbox {
             *n = n.saturating_sub(1);
         }
         w.iter().all(|&n| n == 0)
+    }
+
+    /// Whether changes behind our back are noticed as they happen (inotify), rather than only
+    /// when a session looks.
+    pub fn is_watched(&self) -> bool {
+        self.watched.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_watched(&self, watched: bool) {
+        self.watched.store(watched, Ordering::Release);
     }
 
     /// Marks a refresh as wanted; returns false if one is already queued, so that a burst of
