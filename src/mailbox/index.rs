@@ -495,6 +495,11 @@ mod tests {
 
     const FP: u64 = 7;
 
+    /// A new index in `dir` holding `records`.
+    fn fresh(dir: &Path, records: &[Record]) {
+        write(dir, 42, FP, &IndexFile::empty(), &|_| true, records, false).unwrap();
+    }
+
     fn load(dir: &Path) -> IndexFile {
         IndexFile::load(dir, 42, FP).unwrap()
     }
@@ -533,16 +538,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut again = record(1);
         again.envelope = b"NEW".to_vec();
-        write(
-            dir.path(),
-            42,
-            FP,
-            &IndexFile::empty(),
-            &|_| true,
-            &[record(1)],
-            false,
-        )
-        .unwrap();
+        fresh(dir.path(), &[record(1)]);
         let idx = load(dir.path());
         write(dir.path(), 42, FP, &idx, &|_| true, &[again], false).unwrap();
         assert_eq!(load(dir.path()).get(1).unwrap().envelope, b"NEW");
@@ -551,16 +547,7 @@ mod tests {
     #[test]
     fn other_uidvalidity_or_header_set_loads_empty() {
         let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            42,
-            FP,
-            &IndexFile::empty(),
-            &|_| true,
-            &[record(1)],
-            false,
-        )
-        .unwrap();
+        fresh(dir.path(), &[record(1)]);
         let other = IndexFile::load(dir.path(), 43, FP).unwrap();
         assert!(other.is_empty() && other.wants_rewrite(0));
         let other = IndexFile::load(dir.path(), 42, FP + 1).unwrap();
@@ -570,16 +557,7 @@ mod tests {
     #[test]
     fn torn_tail_is_ignored_and_forces_a_rewrite() {
         let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            42,
-            FP,
-            &IndexFile::empty(),
-            &|_| true,
-            &[record(1), record(2)],
-            false,
-        )
-        .unwrap();
+        fresh(dir.path(), &[record(1), record(2)]);
         let path = dir.path().join(NAME);
         let mut bytes = fs::read(&path).unwrap();
         let full = bytes.len();
@@ -598,16 +576,7 @@ mod tests {
     #[test]
     fn flipped_byte_is_caught() {
         let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            42,
-            FP,
-            &IndexFile::empty(),
-            &|_| true,
-            &[record(1), record(2)],
-            false,
-        )
-        .unwrap();
+        fresh(dir.path(), &[record(1), record(2)]);
         let path = dir.path().join(NAME);
         let mut bytes = fs::read(&path).unwrap();
         let n = bytes.len();
@@ -622,16 +591,7 @@ mod tests {
     fn rewrite_drops_expunged_and_superseded_records() {
         let dir = tempfile::tempdir().unwrap();
         let records: Vec<Record> = (1..=200).map(record).collect();
-        write(
-            dir.path(),
-            42,
-            FP,
-            &IndexFile::empty(),
-            &|_| true,
-            &records,
-            false,
-        )
-        .unwrap();
+        fresh(dir.path(), &records);
         let idx = load(dir.path());
         assert!(idx.wants_rewrite(50));
         write(dir.path(), 42, FP, &idx, &|uid| uid > 150, &[], true).unwrap();
@@ -643,16 +603,7 @@ mod tests {
     #[test]
     fn first_recent_survives_appends_and_rewrites() {
         let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            42,
-            FP,
-            &IndexFile::empty(),
-            &|_| true,
-            &[record(1)],
-            false,
-        )
-        .unwrap();
+        fresh(dir.path(), &[record(1)]);
         assert_eq!(load(dir.path()).first_recent(), None);
         set_first_recent(dir.path(), 42, FP, 2, true);
         assert_eq!(read_first_recent(dir.path(), 42), Some(2));

@@ -393,14 +393,9 @@ impl Session {
         matches!(self.pending, Some(Pending::Idle { .. }))
     }
 
-    /// Whether a folder is selected (the runtime then watches it for changes).
+    /// Whether a folder is selected.
     pub fn has_selected(&self) -> bool {
         self.selected.is_some()
-    }
-
-    /// The authenticated user.
-    pub fn user(&self) -> Option<&str> {
-        self.user.as_deref()
     }
 
     /// The RFC 3501 state, for logs.
