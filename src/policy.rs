@@ -1,9 +1,11 @@
 //! Client-access policy shared by every protocol: which login types exist and what each one
-//! allows before and after TLS.
+//! allows before and after TLS, and in which MIME form messages are handed out.
 //!
 //! The three login types follow Exchange's `LoginType` setting for POP3/IMAP. They are decided
 //! here once, so the POP3 and IMAP state machines ask the same question ("may this mechanism be
-//! used on this connection right now?") and can never disagree about it.
+//! used on this connection right now?") and can never disagree about it. The retrieval formats
+//! follow Exchange's `MessagesRetrievalMimeFormat`; what each one does to a message is
+//! [`crate::convert`]'s business, this is only the name of the choice.
 
 use serde::Deserialize;
 
@@ -60,9 +62,86 @@ impl LoginType {
     }
 }
 
+/// The MIME form in which a protocol hands messages to clients (Exchange's
+/// `MessagesRetrievalMimeFormat`), per protocol in the config and overridable per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetrievalFormat {
+    /// The message exactly as stored.
+    #[default]
+    Original,
+    /// Only plain-text bodies: HTML alternatives are dropped, HTML-only bodies are converted.
+    TextOnly,
+    /// Only HTML bodies: text alternatives are dropped, text-only bodies become minimal HTML.
+    HtmlOnly,
+    /// Both: a body with only one of the two gains the other as a multipart/alternative.
+    HtmlAndText,
+    /// The richest body the message has, as stored: HTML where there is HTML, else text.
+    Best,
+}
+
+impl RetrievalFormat {
+    /// Every format, in the order documentation lists them.
+    pub const ALL: [RetrievalFormat; 5] = [
+        RetrievalFormat::Original,
+        RetrievalFormat::TextOnly,
+        RetrievalFormat::HtmlOnly,
+        RetrievalFormat::HtmlAndText,
+        RetrievalFormat::Best,
+    ];
+
+    /// The name used in configuration files and the account database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetrievalFormat::Original => "original",
+            RetrievalFormat::TextOnly => "text-only",
+            RetrievalFormat::HtmlOnly => "html-only",
+            RetrievalFormat::HtmlAndText => "html-and-text",
+            RetrievalFormat::Best => "best",
+        }
+    }
+
+    /// Parses the configuration name of a format.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+impl LoginType {
+    /// The stricter of two login types: an account's own setting may tighten its protocol's,
+    /// never loosen it, because what a server offers before login cannot depend on who is
+    /// going to log in.
+    pub fn stricter(self, other: LoginType) -> LoginType {
+        fn rank(t: LoginType) -> u8 {
+            match t {
+                LoginType::Plaintext => 0,
+                LoginType::PlaintextLogin => 1,
+                LoginType::Secure => 2,
+            }
+        }
+        if rank(other) > rank(self) { other } else { self }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::LoginType::*;
+    use super::RetrievalFormat;
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in RetrievalFormat::ALL {
+            assert_eq!(RetrievalFormat::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(RetrievalFormat::parse("html"), None);
+    }
+
+    #[test]
+    fn stricter_login_type() {
+        assert_eq!(Plaintext.stricter(Secure), Secure);
+        assert_eq!(Secure.stricter(Plaintext), Secure);
+        assert_eq!(PlaintextLogin.stricter(Plaintext), PlaintextLogin);
+    }
 
     #[test]
     fn matrix() {
