@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::policy::LoginType;
+use crate::policy::{LoginType, RetrievalFormat};
 
 /// A configuration problem, with the file and the key it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +173,9 @@ impl Default for MailConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct Pop3Config {
     pub login_type: LoginType,
+    /// The MIME form messages are handed out in (`original` unless set); accounts may
+    /// override it with `pop3_retrieval_format=`.
+    pub retrieval_format: RetrievalFormat,
     /// RFC 1939 exclusive maildrop lock (Dovecot's `pop3_lock_session`).
     pub lock_session: bool,
     /// Autologout timer; RFC 1939 requires at least ten minutes.
@@ -192,6 +195,7 @@ impl Default for Pop3Config {
     fn default() -> Self {
         Pop3Config {
             login_type: LoginType::Secure,
+            retrieval_format: RetrievalFormat::Original,
             lock_session: true,
             idle_timeout: Duration::from_secs(600),
             expire: None,
@@ -207,6 +211,9 @@ impl Default for Pop3Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ImapConfig {
     pub login_type: LoginType,
+    /// The MIME form messages are handed out in (`original` unless set); accounts may
+    /// override it with `imap_retrieval_format=`.
+    pub retrieval_format: RetrievalFormat,
     /// Autologout timer; RFC 3501 requires at least thirty minutes.
     #[serde(with = "duration")]
     pub idle_timeout: Duration,
@@ -296,6 +303,7 @@ impl Default for ImapConfig {
     fn default() -> Self {
         ImapConfig {
             login_type: LoginType::Secure,
+            retrieval_format: RetrievalFormat::Original,
             idle_timeout: Duration::from_secs(30 * 60),
             max_line_length: 64 * 1024,
             max_literal: 64 * 1024,

@@ -119,7 +119,11 @@ impl LoginType {
                 LoginType::Secure => 2,
             }
         }
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 

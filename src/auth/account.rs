@@ -5,6 +5,8 @@
 
 use super::maildir;
 use super::scheme::Secret;
+use crate::config::Protocol;
+use crate::policy::{LoginType, RetrievalFormat};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -23,6 +25,14 @@ pub struct Account {
     pub pop3_enabled: bool,
     /// Extra field `imap=off|on`; on unless switched off.
     pub imap_enabled: bool,
+    /// Extra fields `pop3_login_type=` / `imap_login_type=`: tightens the protocol's login type
+    /// for this account (see [`LoginType::stricter`]).
+    pub pop3_login_type: Option<LoginType>,
+    pub imap_login_type: Option<LoginType>,
+    /// Extra fields `pop3_retrieval_format=` / `imap_retrieval_format=`: replaces the
+    /// protocol's retrieval format for this account.
+    pub pop3_retrieval_format: Option<RetrievalFormat>,
+    pub imap_retrieval_format: Option<RetrievalFormat>,
     /// Dovecot's `nologin` extra field: every login is refused.
     pub nologin: bool,
     pub(crate) secret: StoredSecret,
@@ -71,6 +81,36 @@ impl Account {
                 .and_then(|(_, value)| maildir_path(value))
         });
         maildir::expand(configured.unwrap_or(template), self).map(PathBuf::from)
+    }
+
+    /// May this account use `protocol` at all (the `pop3=` / `imap=` switches)?
+    pub fn enabled(&self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::Pop3 => self.pop3_enabled,
+            Protocol::Imap => self.imap_enabled,
+        }
+    }
+
+    /// The login type in force for this account on `protocol`, given the protocol's own.
+    pub fn login_type(&self, protocol: Protocol, configured: LoginType) -> LoginType {
+        let own = match protocol {
+            Protocol::Pop3 => self.pop3_login_type,
+            Protocol::Imap => self.imap_login_type,
+        };
+        own.map_or(configured, |own| configured.stricter(own))
+    }
+
+    /// The retrieval format for this account on `protocol`, given the protocol's own.
+    pub fn retrieval_format(
+        &self,
+        protocol: Protocol,
+        configured: RetrievalFormat,
+    ) -> RetrievalFormat {
+        let own = match protocol {
+            Protocol::Pop3 => self.pop3_retrieval_format,
+            Protocol::Imap => self.imap_retrieval_format,
+        };
+        own.unwrap_or(configured)
     }
 
     /// Can this account answer APOP? Only with the password stored in clear.
@@ -199,6 +239,24 @@ mod tests {
         assert_eq!(cram.plaintext_secret(), None);
         let hashed = account("h:{SHA256}f7RERuWhObO3oHciFhtpNCnGhD0FNBL7CyE3AkK4vbA=");
         assert!(!hashed.supports_apop() && !hashed.supports_cram_md5());
+    }
+
+    #[test]
+    fn per_account_policy_fields() {
+        use crate::config::Protocol::*;
+        use crate::policy::{LoginType::*, RetrievalFormat::*};
+        let a = account("p:{PLAIN}x:::::: pop3_login_type=secure imap_retrieval_format=text-only");
+        assert_eq!(a.login_type(Pop3, Plaintext), Secure);
+        assert_eq!(a.login_type(Imap, Plaintext), Plaintext);
+        assert_eq!(a.retrieval_format(Imap, Original), TextOnly);
+        assert_eq!(a.retrieval_format(Pop3, Best), Best);
+        // An account cannot loosen what its protocol demands.
+        let a = account("q:{PLAIN}x:::::: imap_login_type=plaintext");
+        assert_eq!(a.login_type(Imap, Secure), Secure);
+        for bad in ["pop3_login_type=open", "imap_retrieval_format=html"] {
+            let e = super::super::PasswdDb::parse(&format!("r:{{PLAIN}}x:::::: {bad}"), "t");
+            assert!(e.is_err(), "{bad}");
+        }
     }
 
     #[test]

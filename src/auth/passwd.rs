@@ -12,6 +12,7 @@
 pub use super::account::Account;
 use super::account::StoredSecret;
 use super::scheme::Secret;
+use crate::policy::{LoginType, RetrievalFormat};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
@@ -182,6 +183,10 @@ fn parse_line(line: &str) -> Result<Account, String> {
         extra: Vec::new(),
         pop3_enabled: true,
         imap_enabled: true,
+        pop3_login_type: None,
+        imap_login_type: None,
+        pop3_retrieval_format: None,
+        imap_retrieval_format: None,
         nologin: false,
         secret,
     };
@@ -189,6 +194,14 @@ fn parse_line(line: &str) -> Result<Account, String> {
         match key.as_str() {
             "pop3" => account.pop3_enabled = parse_switch(key, value)?,
             "imap" => account.imap_enabled = parse_switch(key, value)?,
+            "pop3_login_type" => account.pop3_login_type = Some(parse_login_type(key, value)?),
+            "imap_login_type" => account.imap_login_type = Some(parse_login_type(key, value)?),
+            "pop3_retrieval_format" => {
+                account.pop3_retrieval_format = Some(parse_format(key, value)?)
+            }
+            "imap_retrieval_format" => {
+                account.imap_retrieval_format = Some(parse_format(key, value)?)
+            }
             // Dovecot only looks at the field's presence.
             "nologin" => account.nologin = true,
             _ => {}
@@ -239,6 +252,20 @@ fn parse_extra(field: &str) -> Result<Vec<(String, String)>, String> {
             Ok((key.to_owned(), value.to_owned()))
         })
         .collect()
+}
+
+fn parse_login_type(key: &str, value: &str) -> Result<LoginType, String> {
+    LoginType::parse(value).ok_or_else(|| {
+        format!("extra field {key}={value}: expected plaintext, plaintext-login or secure")
+    })
+}
+
+fn parse_format(key: &str, value: &str) -> Result<RetrievalFormat, String> {
+    RetrievalFormat::parse(value).ok_or_else(|| {
+        format!(
+            "extra field {key}={value}: expected original, text-only, html-only, html-and-text or best"
+        )
+    })
 }
 
 fn parse_switch(key: &str, value: &str) -> Result<bool, String> {
