@@ -46,6 +46,21 @@ pub struct Config {
     pub imap: ImapConfig,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: the administration socket that `postern who`, `kick` and `reload` talk to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// A Unix socket, created mode 0600 and answering only root and the server's own user.
+    /// Without one, `postern reload` is not available (SIGHUP still is).
+    pub socket: Option<PathBuf>,
+    /// Whether a reload that switches an account's POP3 or IMAP off (or removes the account,
+    /// or sets `nologin`) also ends that account's open sessions of that protocol. Off, the
+    /// change applies from the next login, as in Exchange.
+    pub end_disabled_sessions: bool,
 }
 
 /// `[server]`: threads, limits and timeouts.
@@ -377,7 +392,7 @@ impl ListenerKind {
 }
 
 /// One `[[listener]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     pub kind: ListenerKind,
@@ -430,6 +445,9 @@ impl Config {
             }
         };
         fix(&mut self.auth.passwd_file);
+        if let Some(socket) = &mut self.admin.socket {
+            fix(socket);
+        }
         if let Some(tls) = &mut self.tls {
             fix(&mut tls.cert);
             fix(&mut tls.key);

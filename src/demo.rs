@@ -56,6 +56,11 @@ Try POP3:
   curl -k --login-options AUTH=PLAIN pop3s://127.0.0.1:{POP3S_PORT}/ -u alice:{PASSWORD}
   openssl s_client -quiet -connect 127.0.0.1:{POP3S_PORT}                   # then: USER alice, PASS {PASSWORD}, LIST, QUIT
   openssl s_client -quiet -starttls pop3 -connect 127.0.0.1:{POP3_PORT}
+
+Administer it (in another terminal):
+  postern who --config {config}              # live sessions
+  postern kick bob --config {config}         # end bob's sessions
+  postern account set bob --imap off --config {config} && postern reload --config {config}
 ",
             config = self.config_path.display(),
         )
@@ -132,6 +137,10 @@ idle_timeout = "10m"
 [imap]
 # plaintext | plaintext-login | secure
 login_type = "plaintext-login"
+
+[admin]
+# `postern who|kick|reload --config <this file>` talk to the server through it.
+socket = "admin.sock"
 
 [[listener]]
 kind = "pop3"

@@ -1,11 +1,12 @@
-//! The `postern` command: `serve`, `check-config` and `demo`.
+//! The `postern` command: `serve`, `check-config`, `demo`, and the administration commands
+//! that talk to a running server (`reload`, `who`, `kick`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use postern::config::Config;
@@ -46,6 +47,52 @@ enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+    /// Make the running server re-read its configuration, accounts and certificates.
+    Reload(AdminArgs),
+    /// List the running server's sessions.
+    Who(AdminArgs),
+    /// End the running server's sessions of a user, or from an IP address.
+    Kick {
+        /// A user name, or an IP address.
+        target: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// How to reach a running server.
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The server's configuration file, for its `[admin] socket`.
+    #[arg(long, short, default_value = "/etc/postern/postern.toml")]
+    config: PathBuf,
+    /// The admin socket itself (instead of reading --config).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    fn socket(&self) -> anyhow::Result<PathBuf> {
+        if let Some(socket) = &self.socket {
+            return Ok(socket.clone());
+        }
+        let config = Config::load(&self.config)?;
+        config.admin.socket.with_context(|| {
+            format!(
+                "{} has no [admin] socket; set one (or pass --socket)",
+                self.config.display()
+            )
+        })
+    }
+
+    /// Sends `request` and prints the answer.
+    fn run(&self, request: &str) -> anyhow::Result<()> {
+        // A reload re-reads every file and hashes nothing; a minute is far more than enough.
+        let answer =
+            postern::admin_client::request(&self.socket()?, request, Duration::from_secs(60))?;
+        print!("{answer}");
+        Ok(())
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,9 +105,9 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve { config } => {
-            let config = Config::load(&config)?;
-            serve(config)
+        Command::Serve { config: path } => {
+            let config = Config::load(&path)?;
+            serve(config, &path)
         }
         Command::CheckConfig { file } => {
             let config = Config::load(&file)?;
@@ -75,26 +122,45 @@ fn main() -> anyhow::Result<()> {
             if no_serve {
                 return Ok(());
             }
-            serve(config)
+            serve(config, &demo.config_path)
+        }
+        Command::Reload(admin) => admin.run("reload"),
+        Command::Who(admin) => admin.run("who"),
+        Command::Kick { target, admin } => {
+            let request = match target.parse::<std::net::IpAddr>() {
+                Ok(ip) => format!("kick ip {ip}"),
+                Err(_) => format!("kick user {target}"),
+            };
+            admin.run(&request)
         }
     }
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: Config, path: &std::path::Path) -> anyhow::Result<()> {
     // Registered before any thread starts, so every thread inherits the handling.
-    let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
-    let grace = config.server.shutdown_grace;
+    let mut signals =
+        Signals::new([SIGTERM, SIGINT, SIGHUP]).context("installing signal handlers")?;
     let server = postern::server::start(config)?;
+    server.set_config_path(path);
     for (kind, addr) in server.addrs() {
         println!("postern: {} listening on {addr}", kind.name());
     }
-    if let Some(signal) = signals.forever().next() {
-        tracing::info!(signal, ?grace, "shutting down");
+    postern::server::sdnotify::notify("READY=1");
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            // The reload logs what it did or why it refused; the server goes on either way.
+            let _ = server.reload();
+            continue;
+        }
+        tracing::info!(signal, "shutting down");
+        break;
     }
+    postern::server::sdnotify::notify("STOPPING=1");
+    let grace = server.shutdown_grace();
     // A second signal during the grace period closes everything at once.
     let handle = signals.handle();
     std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
+        if signals.forever().any(|s| s != SIGHUP) {
             std::process::exit(1);
         }
     });

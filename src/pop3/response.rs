@@ -16,6 +16,8 @@ pub(super) const MARKED_DELETED: &str = "Marked to be deleted.";
 pub(super) const BEGIN_TLS: &str = "Begin TLS negotiation now.";
 
 pub(super) const AUTH_FAILED: &str = "[AUTH] Authentication failed.";
+pub(super) const ACCOUNT_NEEDS_TLS: &str =
+    "[AUTH] This account must authenticate over TLS (or with APOP).";
 pub(super) const ACCOUNT_DISABLED: &str = "[AUTH] POP3 access is disabled for this account.";
 pub(super) const IN_USE: &str = "[IN-USE] Mailbox is locked by another POP3 session.";
 pub(super) const CLEARTEXT_DISALLOWED: &str =

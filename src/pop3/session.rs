@@ -66,6 +66,9 @@ pub enum LoginReply {
     /// The credentials were right but POP3 access is turned off for the account. Only ever
     /// sent after a correct password, so it reveals nothing to a guesser.
     Disabled,
+    /// The credentials were right but this account's own login type forbids the mechanism on
+    /// this connection (it must use TLS). Also only sent after a correct password.
+    TlsRequired,
     /// Another POP3 session holds the maildrop.
     InUse,
     /// The user logged in less than this many seconds ago.
@@ -221,6 +224,7 @@ impl Session {
             }
             LoginReply::Failed => self.fail(response::AUTH_FAILED),
             LoginReply::Disabled => self.fail(response::ACCOUNT_DISABLED),
+            LoginReply::TlsRequired => self.fail(response::ACCOUNT_NEEDS_TLS),
             LoginReply::InUse => self.fail(response::IN_USE),
             LoginReply::LoginDelay(seconds) => self.fail(&response::login_delay(seconds)),
             LoginReply::TempFail(reason) => self.fail(&response::temporary_failure(&reason)),

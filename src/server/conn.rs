@@ -1,5 +1,6 @@
 //! What happens to every accepted connection before a protocol takes over: the connection
-//! limits, the implicit-TLS handshake, and the hand-off to the protocol driver.
+//! limits, the entry in the table of live sessions, the implicit-TLS handshake, and the
+//! hand-off to the protocol driver.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,14 +33,19 @@ pub(crate) async fn serve(
             return;
         }
     };
+    let registration = shared.sessions.register(worker, kind, peer);
+    let entry = registration.entry();
     if kind.implicit_tls() {
-        let config = shared
-            .tls
-            .clone()
-            .expect("config validation requires [tls]");
-        let preauth = shared.config.server.preauth_timeout;
+        let live = shared.live();
+        let Some(config) = live.tls.clone() else {
+            // Only after a reload that removed [tls] but kept this listener, which the
+            // reload refuses; kept as a plain refusal rather than a panic.
+            return;
+        };
+        let preauth = live.config.server.preauth_timeout;
+        drop(live);
         let handshake = compio::time::timeout(preauth, transport.start_tls(config));
-        match shared.shutdown.unless_closing(handshake).await {
+        match entry.unless_ended(&shared.shutdown, handshake).await {
             Some(Ok(Ok(()))) => {}
             Some(Ok(Err(e))) => {
                 tracing::debug!(%peer, "TLS handshake failed: {e}");
@@ -51,23 +57,25 @@ pub(crate) async fn serve(
             }
             None => return,
         }
+        entry.set_tls();
     }
     tracing::debug!(worker, %peer, kind = kind.name(), sni = transport.sni(), "connected");
     match kind {
         ListenerKind::Pop3 | ListenerKind::Pop3s => {
-            super::pop3::drive(worker, kind, transport, peer, &shared).await
+            super::pop3::drive(worker, kind, transport, peer, &shared, entry).await
         }
         ListenerKind::Imap | ListenerKind::Imaps => {
-            super::imap::drive(worker, kind, transport, peer, &shared).await
+            super::imap::drive(worker, kind, transport, peer, &shared, entry).await
         }
     }
+    drop(registration);
     drop(guard);
 }
 
 /// Tells a client over a limit why it is being turned away, then closes.
 async fn refuse(kind: ListenerKind, mut transport: Transport, refusal: Refusal, shared: &Shared) {
     if kind.implicit_tls() {
-        let Some(config) = shared.tls.clone() else {
+        let Some(config) = shared.live().tls.clone() else {
             return;
         };
         let handshake = transport.start_tls(config);

@@ -22,12 +22,14 @@ use futures_util::future::{Either, select};
 
 use super::Shared;
 use super::batch::{Batch, SCRATCH_SIZE};
+use super::live::Live;
 use super::login::Verified;
 use super::notify::Notifier;
+use super::sessions::Entry;
 use super::transport::{OutBuf, Transport};
 use crate::auth::{Credentials, Mechanism};
 use crate::body::MessageBody;
-use crate::config::{Config, ListenerKind};
+use crate::config::{Config, ListenerKind, Protocol};
 use crate::imap::{
     CloseReason, DateTime, Failure, Flag, Folder, Limits, LoadedMessage, LoginReply, MessageError,
     NonSyncLiterals, Output, Reply, Request, SearchError, SearchJob, SearchSource, Selected,
@@ -43,22 +45,40 @@ const UNWATCHED_POLL: Duration = Duration::from_secs(5);
 
 /// IMAP settings and state shared by all IMAP sessions.
 pub(crate) struct ImapService {
+    pub(crate) registry: Arc<Registry>,
+}
+
+/// IMAP session settings, derived from one configuration (see [`super::live`]).
+pub(crate) struct ImapSettings {
     /// For plain listeners (STARTTLS offered when a certificate is configured).
     plain: Arc<Settings>,
     /// For implicit-TLS listeners.
     implicit: Arc<Settings>,
-    pub(crate) registry: Arc<Registry>,
-    store: StoreOptions,
 }
 
 impl ImapService {
+    /// The open-folder registry outlives reloads; its index layout (the cached header
+    /// fields) is therefore fixed at start.
+    pub(crate) fn new(config: &Config, notifier: Arc<Notifier>, workers: usize) -> ImapService {
+        let cached_headers = cached_headers(&config.imap);
+        let registry = Registry::new(IndexOptions { cached_headers }, notifier, workers);
+        ImapService { registry }
+    }
+}
+
+fn cached_headers(imap: &crate::config::ImapConfig) -> Vec<String> {
+    imap.cached_headers
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect()
+}
+
+impl ImapSettings {
     pub(crate) fn new(
         config: &Config,
         accounts: &crate::auth::PasswdDb,
         tls: bool,
-        notifier: Arc<Notifier>,
-        workers: usize,
-    ) -> ImapService {
+    ) -> ImapSettings {
         let imap = &config.imap;
         let mut sasl = vec![Mechanism::Plain, Mechanism::Login];
         if accounts.any_cram_md5() {
@@ -82,18 +102,14 @@ impl ImapService {
                 Some((crate::imap::mutf7::encode(folder), attr))
             })
             .collect();
-        let cached_headers: Vec<String> = imap
-            .cached_headers
-            .iter()
-            .map(|h| h.to_ascii_lowercase())
-            .collect();
+        let cached_headers = cached_headers(imap);
         let settings = Settings {
             login_type: imap.login_type,
             starttls_offered: tls,
             sasl,
             limits,
             max_bad_commands: imap.max_bad_commands,
-            cached_headers: cached_headers.clone(),
+            cached_headers,
             special_use,
             implementation: Some(("Postern".into(), env!("CARGO_PKG_VERSION").into())),
         };
@@ -101,16 +117,9 @@ impl ImapService {
             starttls_offered: false,
             ..settings.clone()
         };
-        let store = StoreOptions {
-            fsync: config.mail.fsync,
-            ..StoreOptions::default()
-        };
-        let registry = Registry::new(IndexOptions { cached_headers }, notifier, workers);
-        ImapService {
+        ImapSettings {
             plain: Arc::new(settings),
             implicit: Arc::new(implicit),
-            registry,
-            store,
         }
     }
 }
@@ -149,28 +158,31 @@ pub(crate) async fn drive(
     mut transport: Transport,
     peer: SocketAddr,
     shared: &Arc<Shared>,
+    entry: &Arc<Entry>,
 ) {
-    let service = &shared.imap;
+    let live = shared.live();
     let settings = if kind.implicit_tls() {
-        service.implicit.clone()
+        live.imap.implicit.clone()
     } else {
-        service.plain.clone()
+        live.imap.plain.clone()
     };
     let mut session = Session::new(
         settings,
         transport.is_tls(),
-        super::login::challenge(&shared.hostname),
+        super::login::challenge(&live.hostname),
     );
+    let idle_timeout = live.config.imap.idle_timeout;
+    let preauth_deadline = Instant::now() + live.config.server.preauth_timeout;
     let mut driver = Driver {
         worker,
         peer,
         shared: shared.clone(),
+        live,
+        entry: entry.clone(),
         account: None,
         selection: None,
     };
     let mut out = Batch::default();
-    let idle_timeout = shared.config.imap.idle_timeout;
-    let preauth_deadline = Instant::now() + shared.config.server.preauth_timeout;
 
     loop {
         let mut progressed = driver.hand_over_updates(&mut session);
@@ -236,9 +248,13 @@ pub(crate) async fn drive(
                 session.close(CloseReason::Shutdown);
                 continue;
             }
+            Wake::Ended => {
+                session.close(CloseReason::Kicked);
+                continue;
+            }
         }
         let read = compio::time::timeout(limit, transport.read());
-        match shared.shutdown.unless_closing(read).await {
+        match entry.unless_ended(&shared.shutdown, read).await {
             Some(Ok(Ok(data))) => {
                 if data.is_empty() {
                     tracing::debug!(%peer, "client closed the connection");
@@ -251,6 +267,7 @@ pub(crate) async fn drive(
                 break;
             }
             Some(Err(_elapsed)) => session.close(CloseReason::IdleTimeout),
+            None if entry.was_ended() => session.close(CloseReason::Kicked),
             None => session.close(CloseReason::Shutdown),
         }
     }
@@ -267,6 +284,8 @@ enum Wake {
     Poll,
     Timeout,
     Shutdown,
+    /// An administrator (or a reload) ended the session.
+    Ended,
 }
 
 /// The session's connection to the rest of the server.
@@ -274,6 +293,9 @@ struct Driver {
     worker: usize,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    /// The settings the session started with.
+    live: Arc<Live>,
+    entry: Arc<Entry>,
     account: Option<Account>,
     selection: Option<Selection>,
 }
@@ -331,7 +353,8 @@ impl Driver {
         });
         let sleep = pin!(compio::time::sleep(timer));
         let waits = select(readable, select(change, sleep));
-        match self.shared.shutdown.unless_closing(waits).await {
+        match self.entry.unless_ended(&self.shared.shutdown, waits).await {
+            None if self.entry.was_ended() => Wake::Ended,
             None => Wake::Shutdown,
             Some(Either::Left((Ok(()), _))) => Wake::Input,
             // A failed poll is the read's business: it reports the error.
@@ -375,17 +398,24 @@ impl Driver {
                 session.on_login(reply);
             }
             Event::StartTls => {
-                let idle = self.shared.config.imap.idle_timeout;
+                let idle = self.live.config.imap.idle_timeout;
                 flush(out, session, transport, idle, &self.shared).await?;
                 let config = self
-                    .shared
+                    .live
                     .tls
                     .clone()
                     .expect("STARTTLS is only offered with TLS");
                 let timeout = preauth_deadline.saturating_duration_since(Instant::now());
                 let handshake = compio::time::timeout(timeout, transport.start_tls(config));
-                match self.shared.shutdown.unless_closing(handshake).await {
-                    Some(Ok(Ok(()))) => session.on_tls_established(),
+                match self
+                    .entry
+                    .unless_ended(&self.shared.shutdown, handshake)
+                    .await
+                {
+                    Some(Ok(Ok(()))) => {
+                        self.entry.set_tls();
+                        session.on_tls_established()
+                    }
                     _ => {
                         tracing::debug!(peer = %self.peer, "STARTTLS handshake failed");
                         return Err(());
@@ -411,22 +441,32 @@ impl Driver {
     }
 
     async fn login(&mut self, creds: Credentials) -> LoginReply {
-        let account = match super::login::verify(creds, self.peer.ip(), &self.shared).await {
+        let tls = self.entry.tls();
+        let verified =
+            super::login::verify(creds, self.peer.ip(), Protocol::Imap, tls, &self.shared).await;
+        let account = match verified {
             Verified::Ok(account) => account,
             Verified::Failed => return LoginReply::Failed,
+            Verified::TlsRequired => return LoginReply::TlsRequired,
             Verified::TempFail(reason) => return LoginReply::TempFail(reason.into()),
         };
         if !account.imap_enabled {
             return LoginReply::Disabled;
         }
-        let Some(root) = account.maildir(&self.shared.config.mail.location) else {
+        // The configuration of this moment, not the session's start: a reload applies to
+        // the next login.
+        let live = self.shared.live();
+        let Some(root) = account.maildir(&live.config.mail.location) else {
             tracing::error!(
                 user = account.user,
                 "no mail location: the template needs a home"
             );
             return LoginReply::TempFail("No mailbox is configured for this account.".into());
         };
-        let store = self.shared.imap.store.clone();
+        let store = StoreOptions {
+            fsync: live.config.mail.fsync,
+            ..StoreOptions::default()
+        };
         let opened = self
             .shared
             .store_pool
@@ -434,6 +474,7 @@ impl Driver {
             .await;
         match opened {
             Ok(Ok(folders)) => {
+                self.entry.set_user(&account.user);
                 self.account = Some(Account {
                     folders: Arc::new(folders),
                 });

@@ -19,8 +19,9 @@ pub enum Refusal {
 /// Counts of open connections.
 #[derive(Debug)]
 pub struct ConnectionLimits {
-    max_total: usize,
-    max_per_ip: usize,
+    // Atomics so that a reload can change the limits under running sessions.
+    max_total: AtomicUsize,
+    max_per_ip: AtomicUsize,
     total: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -28,8 +29,8 @@ pub struct ConnectionLimits {
 impl ConnectionLimits {
     pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
         Arc::new(ConnectionLimits {
-            max_total,
-            max_per_ip,
+            max_total: AtomicUsize::new(max_total),
+            max_per_ip: AtomicUsize::new(max_per_ip),
             total: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
         })
@@ -37,13 +38,13 @@ impl ConnectionLimits {
 
     /// Admits a connection from `ip` or says which limit it would break.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionGuard, Refusal> {
-        if self.total.fetch_add(1, Ordering::AcqRel) >= self.max_total {
+        if self.total.fetch_add(1, Ordering::AcqRel) >= self.max_total.load(Ordering::Relaxed) {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::TooManyTotal);
         }
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let n = per_ip.entry(ip).or_insert(0);
-        if *n >= self.max_per_ip {
+        if *n >= self.max_per_ip.load(Ordering::Relaxed) {
             drop(per_ip);
             self.total.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::TooManyFromIp);
@@ -53,6 +54,12 @@ impl ConnectionLimits {
             limits: self.clone(),
             ip,
         })
+    }
+
+    /// New limits (a reload); connections already open over them stay open.
+    pub fn set(&self, max_total: usize, max_per_ip: usize) {
+        self.max_total.store(max_total, Ordering::Relaxed);
+        self.max_per_ip.store(max_per_ip, Ordering::Relaxed);
     }
 
     /// Open connections right now.

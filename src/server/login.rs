@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Shared;
 use crate::auth::{Account, AuthResult, Credentials};
+use crate::config::Protocol;
 
 /// The outcome of a check.
 pub(crate) enum Verified {
@@ -18,12 +19,24 @@ pub(crate) enum Verified {
     Ok(Arc<Account>),
     /// Wrong credentials or no such user; the penalty delay has already been served.
     Failed,
+    /// The credentials are right, but the account's own login type does not allow this
+    /// mechanism on this connection.
+    TlsRequired,
     /// The account database could not answer, or the server is too busy to check now.
     TempFail(&'static str),
 }
 
-/// Verifies credentials for a client at `ip`.
-pub(crate) async fn verify(creds: Credentials, ip: IpAddr, shared: &Arc<Shared>) -> Verified {
+/// Verifies credentials for a client at `ip`, on a connection of `protocol` that is or is not
+/// encrypted. The protocol's own login type was applied before the mechanism ran; here the
+/// account's may tighten it.
+pub(crate) async fn verify(
+    creds: Credentials,
+    ip: IpAddr,
+    protocol: Protocol,
+    tls: bool,
+    shared: &Arc<Shared>,
+) -> Verified {
+    let cleartext = matches!(creds, Credentials::Password { .. });
     let auth = shared.auth.clone();
     let result = match auth.check_cached(&creds) {
         Some(result) => result,
@@ -38,7 +51,22 @@ pub(crate) async fn verify(creds: Credentials, ip: IpAddr, shared: &Arc<Shared>)
     match result {
         AuthResult::Success(account) => {
             auth.penalty().record_success(ip);
-            Verified::Ok(account)
+            let live = shared.live();
+            let configured = match protocol {
+                Protocol::Pop3 => live.config.pop3.login_type,
+                Protocol::Imap => live.config.imap.login_type,
+            };
+            let login_type = account.login_type(protocol, configured);
+            let allowed = if cleartext {
+                login_type.allows_cleartext_password(tls)
+            } else {
+                login_type.allows_challenge_response(tls)
+            };
+            if allowed {
+                Verified::Ok(account)
+            } else {
+                Verified::TlsRequired
+            }
         }
         AuthResult::Failure => {
             let delay = auth.penalty().record_failure(ip);

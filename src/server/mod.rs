@@ -7,15 +7,21 @@
 //! thread pools — one for password hashing, one for the mail store — so no event loop ever
 //! stalls.
 
+mod admin;
 mod batch;
 mod blocking;
 mod conn;
+mod control;
 mod imap;
 mod limits;
 mod listener;
+mod live;
 mod login;
 mod notify;
 mod pop3;
+mod reload;
+pub mod sdnotify;
+mod sessions;
 mod shutdown;
 mod transport;
 mod worker;
@@ -25,11 +31,15 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
+
 use crate::auth::{AuthSettings, Authenticator};
 use crate::config::{Config, ListenerKind};
 
 pub use blocking::BlockingPool;
 pub use limits::ConnectionLimits;
+pub use reload::{ReloadError, ReloadReport};
+pub use sessions::{SessionInfo, Target};
 pub use shutdown::{Phase, Shutdown};
 
 /// Why the server could not start.
@@ -44,41 +54,115 @@ pub enum StartError {
     },
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
+    #[error("cannot create the admin socket {}: {source}", path.display())]
+    Admin {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// State shared by every worker thread.
 pub(crate) struct Shared {
-    pub config: Config,
+    /// The configuration the server started with, for what only a restart changes.
+    pub boot: Config,
+    /// What a reload replaces (see [`live`]).
+    live: ArcSwap<live::Live>,
     pub auth: Arc<Authenticator>,
-    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub limits: Arc<ConnectionLimits>,
     pub shutdown: Shutdown,
     /// Password hashing: CPU-bound, one thread per core.
     pub pool: BlockingPool,
     /// Mail store work: bound by the disk, so more threads than cores.
     pub store_pool: BlockingPool,
-    pub hostname: String,
     pub pop3: pop3::Pop3Service,
     pub imap: imap::ImapService,
     pub notifier: Arc<notify::Notifier>,
+    pub control: Arc<control::Control>,
+    pub sessions: Arc<sessions::Sessions>,
+    pub reload: std::sync::Mutex<reload::ReloadState>,
+}
+
+impl Shared {
+    /// The current reloadable settings.
+    pub fn live(&self) -> Arc<live::Live> {
+        self.live.load_full()
+    }
+
+    fn set_live(&self, live: live::Live) {
+        self.live.store(Arc::new(live));
+    }
+
+    /// Marks the sessions matching `targets` ended and has their workers wake them; returns
+    /// how many there were.
+    pub fn end_sessions(&self, targets: &[Target]) -> usize {
+        let per_worker = self.sessions.mark(targets);
+        let mut n = 0;
+        for (worker, entries) in per_worker.into_iter().enumerate() {
+            n += entries.len();
+            if !entries.is_empty() {
+                self.control.send(worker, control::Order::Wake(entries));
+            }
+        }
+        n
+    }
 }
 
 /// A running server.
 pub struct ServerHandle {
     shared: Arc<Shared>,
-    addrs: Vec<(ListenerKind, SocketAddr)>,
     workers: Vec<JoinHandle<()>>,
+    admin: Option<admin::AdminSocket>,
 }
 
 impl ServerHandle {
-    /// The addresses actually bound, in configuration order (ports resolved if 0 was given).
-    pub fn addrs(&self) -> &[(ListenerKind, SocketAddr)] {
-        &self.addrs
+    /// The addresses bound now, in configuration order (ports resolved if 0 was given).
+    pub fn addrs(&self) -> Vec<(ListenerKind, SocketAddr)> {
+        let state = self
+            .shared
+            .reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state
+            .listeners
+            .iter()
+            .map(|a| (a.config.kind, a.bound))
+            .collect()
     }
 
     /// The first bound address of a listener kind.
     pub fn addr(&self, kind: ListenerKind) -> Option<SocketAddr> {
-        self.addrs.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a)
+        self.addrs()
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, a)| a)
+    }
+
+    /// Remembers the file the configuration came from, so [`reload`](Self::reload) (and
+    /// SIGHUP, and `postern reload`) can read it again.
+    pub fn set_config_path(&self, path: &std::path::Path) {
+        let mut state = self
+            .shared
+            .reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.path = Some(path.to_owned());
+    }
+
+    /// Re-reads the configuration file, the accounts and the certificates and applies them
+    /// to new connections and logins, without dropping a session (see the reload module).
+    pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        reload::reload(&self.shared)
+    }
+
+    /// The live sessions, oldest first.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.shared.sessions.list()
+    }
+
+    /// Ends the sessions matching `targets` (each says goodbye in its protocol); returns how
+    /// many were told to end.
+    pub fn end_sessions(&self, targets: &[Target]) -> usize {
+        self.shared.end_sessions(targets)
     }
 
     /// Open client connections.
@@ -86,17 +170,25 @@ impl ServerHandle {
         self.shared.limits.total()
     }
 
+    /// The configured grace period for [`shutdown`](Self::shutdown).
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shared.live().config.server.shutdown_grace
+    }
+
     /// Graceful shutdown: stop accepting, let sessions finish for the configured grace
     /// period, then close the rest, and wait for the worker threads.
     pub fn shutdown(self) {
-        let grace = self.shared.config.server.shutdown_grace;
+        let grace = self.shared.live().config.server.shutdown_grace;
         self.shutdown_with_grace(grace);
     }
 
     /// [`shutdown`](Self::shutdown) with an explicit grace period.
-    pub fn shutdown_with_grace(self, grace: Duration) {
+    pub fn shutdown_with_grace(mut self, grace: Duration) {
         let deadline = Instant::now() + grace;
         self.shared.shutdown.advance(Phase::Draining);
+        if let Some(admin) = self.admin.take() {
+            admin.stop();
+        }
         while self.shared.limits.total() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -134,52 +226,53 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
         n => n,
     };
     let store_pool = BlockingPool::new(store_threads, queue).map_err(StartError::Thread)?;
-    let hostname = if config.server.hostname.is_empty() {
-        system_hostname()
-    } else {
-        config.server.hostname.clone()
-    };
 
-    let mut per_worker: Vec<Vec<(ListenerKind, std::net::TcpListener)>> =
+    let mut per_worker: Vec<Vec<(u64, ListenerKind, std::net::TcpListener)>> =
         (0..workers).map(|_| Vec::new()).collect();
-    let mut addrs = Vec::new();
-    for l in &config.listeners {
+    let mut active = Vec::new();
+    for (id, l) in config.listeners.iter().enumerate() {
         let (sockets, bound) =
             listener::bind_reuseport(l.address, workers).map_err(|source| StartError::Bind {
                 addr: l.address,
                 source,
             })?;
-        addrs.push((l.kind, bound));
+        active.push(reload::Active {
+            id: id as u64,
+            config: l.clone(),
+            bound,
+        });
         for (w, s) in sockets.into_iter().enumerate() {
-            per_worker[w].push((l.kind, s));
+            per_worker[w].push((id as u64, l.kind, s));
         }
     }
 
-    let pop3 = pop3::Pop3Service::new(&config, &auth, tls.is_some(), &hostname);
     let notifier = notify::Notifier::new(workers);
-    let imap = imap::ImapService::new(
-        &config,
-        &auth.db(),
-        tls.is_some(),
-        notifier.clone(),
-        workers,
-    );
+    let imap = imap::ImapService::new(&config, notifier.clone(), workers);
     start_watcher(&imap.registry, &store_pool);
+    let live = live::Live::build(config.clone(), tls, &auth.db());
+    let addrs: Vec<_> = active.iter().map(|a| (a.config.kind, a.bound)).collect();
     let shared = Arc::new(Shared {
         limits: ConnectionLimits::new(
             config.server.max_connections,
             config.server.max_connections_per_ip,
         ),
-        config,
+        reload: std::sync::Mutex::new(reload::ReloadState {
+            path: None,
+            next_listener: active.len() as u64,
+            listeners: active,
+            generation: 0,
+        }),
+        boot: config,
+        live: ArcSwap::from_pointee(live),
         auth,
-        tls,
         shutdown: Shutdown::default(),
         pool,
         store_pool,
-        hostname,
-        pop3,
+        pop3: pop3::Pop3Service::default(),
         imap,
         notifier,
+        control: control::Control::new(workers),
+        sessions: sessions::Sessions::new(workers),
     });
     let mut threads = Vec::new();
     for (index, listeners) in per_worker.into_iter().enumerate() {
@@ -193,10 +286,17 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     for (kind, addr) in &addrs {
         tracing::info!(kind = kind.name(), %addr, workers, "listening");
     }
+    let admin = match shared.boot.admin.socket.clone() {
+        Some(path) => Some(
+            admin::AdminSocket::start(&path, shared.clone())
+                .map_err(|source| StartError::Admin { path, source })?,
+        ),
+        None => None,
+    };
     Ok(ServerHandle {
         shared,
-        addrs,
         workers: threads,
+        admin,
     })
 }
 
@@ -219,14 +319,6 @@ fn start_watcher(registry: &Arc<crate::mailbox::Registry>, pool: &BlockingPool) 
         Ok(watcher) => registry.set_watcher(watcher),
         Err(e) => tracing::warn!("cannot start inotify; IDLE falls back to polling: {e}"),
     }
-}
-
-fn system_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Raises the soft open-file limit to the hard limit: each connection is a descriptor, and the

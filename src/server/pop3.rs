@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use super::Shared;
 use super::batch::{Batch, SCRATCH_SIZE};
 use super::login::Verified;
+use super::sessions::Entry;
 use super::transport::{OutBuf, Transport};
-use crate::auth::{Authenticator, Credentials, Mechanism};
-use crate::config::{Config, ListenerKind};
+use crate::auth::{Credentials, Mechanism, PasswdDb};
+use crate::config::{Config, ListenerKind, Protocol};
 use crate::pop3::{
     Chunk, CloseReason, Event, Framer, Listing, LoginReply, Output, Session, Settings,
 };
@@ -24,19 +25,23 @@ use crate::store::{Inbox, Maildir, SessionLock, StoreError, StoreOptions};
 /// The maildrop lock is re-touched this often so it never looks stale to Dovecot.
 const LOCK_REFRESH: Duration = Duration::from_secs(60);
 
-/// POP3 settings and state shared by all POP3 sessions.
+/// POP3 state shared by all POP3 sessions, kept across reloads.
+#[derive(Default)]
 pub(crate) struct Pop3Service {
-    /// For plain listeners (STLS offered when a certificate is configured).
-    plain: Arc<Settings>,
-    /// For implicit-TLS listeners.
-    implicit: Arc<Settings>,
     /// Last successful login per user, for LOGIN-DELAY.
     last_login: Mutex<HashMap<String, Instant>>,
 }
 
-impl Pop3Service {
-    pub fn new(config: &Config, auth: &Authenticator, tls: bool, hostname: &str) -> Self {
-        let db = auth.db();
+/// POP3 session settings, derived from one configuration (see [`super::live`]).
+pub(crate) struct Pop3Settings {
+    /// For plain listeners (STLS offered when a certificate is configured).
+    plain: Arc<Settings>,
+    /// For implicit-TLS listeners.
+    implicit: Arc<Settings>,
+}
+
+impl Pop3Settings {
+    pub fn new(config: &Config, db: &PasswdDb, tls: bool, hostname: &str) -> Self {
         let mut sasl = vec![Mechanism::Plain, Mechanism::Login];
         if db.any_cram_md5() {
             sasl.push(Mechanism::CramMd5);
@@ -58,13 +63,14 @@ impl Pop3Service {
             stls_offered: false,
             ..settings.clone()
         };
-        Pop3Service {
+        Pop3Settings {
             plain: Arc::new(settings),
             implicit: Arc::new(implicit),
-            last_login: Mutex::new(HashMap::new()),
         }
     }
+}
 
+impl Pop3Service {
     /// Checks and records a login against LOGIN-DELAY; returns the delay if it is too soon.
     fn login_too_soon(&self, user: &str, delay: Option<u32>) -> Option<u32> {
         let delay = delay?;
@@ -100,22 +106,23 @@ pub(crate) async fn drive(
     mut transport: Transport,
     peer: SocketAddr,
     shared: &Arc<Shared>,
+    entry: &Entry,
 ) {
-    let service = &shared.pop3;
+    let live = shared.live();
     let settings = if kind.implicit_tls() {
-        service.implicit.clone()
+        live.pop3.implicit.clone()
     } else {
-        service.plain.clone()
+        live.pop3.plain.clone()
     };
     let mut session = Session::new(
         settings,
         transport.is_tls(),
-        super::login::challenge(&shared.hostname),
+        super::login::challenge(&live.hostname),
     );
     let mut maildrop: Option<Maildrop> = None;
     let mut out = Batch::default();
-    let idle = shared.config.pop3.idle_timeout;
-    let preauth_deadline = Instant::now() + shared.config.server.preauth_timeout;
+    let idle = live.config.pop3.idle_timeout;
+    let preauth_deadline = Instant::now() + live.config.server.preauth_timeout;
 
     loop {
         // Whether this turn did anything: a guard against a state machine that neither
@@ -126,9 +133,12 @@ pub(crate) async fn drive(
             match event {
                 Event::Login(creds) => {
                     let user = creds.user().to_owned();
-                    let (reply, opened) = login(creds, peer.ip(), shared).await;
+                    let (reply, opened) = login(creds, peer.ip(), transport.is_tls(), shared).await;
                     match &reply {
-                        LoginReply::Ok(_) => tracing::info!(worker, %peer, user, "pop3 login"),
+                        LoginReply::Ok(_) => {
+                            entry.set_user(&user);
+                            tracing::info!(worker, %peer, user, "pop3 login")
+                        }
                         LoginReply::Failed => tracing::info!(%peer, user, "pop3 login failed"),
                         other => tracing::info!(%peer, user, reply = ?other, "pop3 login refused"),
                     }
@@ -162,11 +172,14 @@ pub(crate) async fn drive(
                     {
                         return;
                     }
-                    let config = shared.tls.clone().expect("STLS is only offered with TLS");
+                    let config = live.tls.clone().expect("STLS is only offered with TLS");
                     let timeout = preauth_deadline.saturating_duration_since(Instant::now());
                     let handshake = compio::time::timeout(timeout, transport.start_tls(config));
-                    match shared.shutdown.unless_closing(handshake).await {
-                        Some(Ok(Ok(()))) => session.on_tls_established(),
+                    match entry.unless_ended(&shared.shutdown, handshake).await {
+                        Some(Ok(Ok(()))) => {
+                            entry.set_tls();
+                            session.on_tls_established()
+                        }
                         _ => {
                             tracing::debug!(%peer, "STLS handshake failed");
                             return;
@@ -207,7 +220,7 @@ pub(crate) async fn drive(
             preauth_deadline.saturating_duration_since(Instant::now())
         };
         let read = compio::time::timeout(limit, transport.read());
-        match shared.shutdown.unless_closing(read).await {
+        match entry.unless_ended(&shared.shutdown, read).await {
             Some(Ok(Ok(data))) => {
                 if data.is_empty() {
                     tracing::debug!(%peer, "client closed the connection");
@@ -220,6 +233,7 @@ pub(crate) async fn drive(
                 break;
             }
             Some(Err(_elapsed)) => session.close(CloseReason::IdleTimeout),
+            None if entry.was_ended() => session.close(CloseReason::Kicked),
             None => session.close(CloseReason::Shutdown),
         }
     }
@@ -266,23 +280,27 @@ async fn flush(
 async fn login(
     creds: Credentials,
     ip: IpAddr,
+    tls: bool,
     shared: &Arc<Shared>,
 ) -> (LoginReply, Option<Maildrop>) {
-    let account = match super::login::verify(creds, ip, shared).await {
+    let account = match super::login::verify(creds, ip, Protocol::Pop3, tls, shared).await {
         Verified::Ok(account) => account,
         Verified::Failed => return (LoginReply::Failed, None),
+        Verified::TlsRequired => return (LoginReply::TlsRequired, None),
         Verified::TempFail(reason) => return (LoginReply::TempFail(reason.into()), None),
     };
     if !account.pop3_enabled {
         return (LoginReply::Disabled, None);
     }
+    let live = shared.live();
+    let config = &live.config;
     if let Some(delay) = shared
         .pop3
-        .login_too_soon(&account.user, shared.config.pop3.login_delay)
+        .login_too_soon(&account.user, config.pop3.login_delay)
     {
         return (LoginReply::LoginDelay(delay), None);
     }
-    let Some(path) = account.maildir(&shared.config.mail.location) else {
+    let Some(path) = account.maildir(&config.mail.location) else {
         tracing::error!(
             user = account.user,
             "no mail location: the template needs a home"
@@ -293,10 +311,10 @@ async fn login(
         );
     };
     let options = StoreOptions {
-        fsync: shared.config.mail.fsync,
+        fsync: config.mail.fsync,
         ..StoreOptions::default()
     };
-    let lock_session = shared.config.pop3.lock_session;
+    let lock_session = config.pop3.lock_session;
     let opened = shared
         .store_pool
         .run(move || -> Result<_, StoreError> {

@@ -1,4 +1,6 @@
-//! One worker thread: a compio runtime, its listening sockets, and the sessions it accepted.
+//! One worker thread: a compio runtime, its listening sockets, the sessions it accepted, and
+//! the task that obeys the control side's orders (listeners opened and closed by a reload,
+//! sessions ended by `kick`).
 
 use std::cell::Cell;
 use std::pin::pin;
@@ -11,6 +13,7 @@ use compio::net::TcpListener;
 use futures_util::future::{Either, select};
 
 use super::Shared;
+use super::control::{LocalListeners, Order, StopSwitch};
 use super::shutdown::Phase;
 use crate::config::ListenerKind;
 
@@ -18,13 +21,13 @@ use crate::config::ListenerKind;
 pub(crate) fn run(
     index: usize,
     shared: Arc<Shared>,
-    listeners: Vec<(ListenerKind, std::net::TcpListener)>,
+    listeners: Vec<(u64, ListenerKind, std::net::TcpListener)>,
 ) {
     let mut proactor = compio::driver::ProactorBuilder::new();
     // Reads take a buffer from this ring only when data has arrived, so the thousands of
     // connections a worker holds while their clients are silent cost no read buffer each.
     proactor
-        .buffer_pool_size(shared.config.server.read_buffers)
+        .buffer_pool_size(shared.boot.server.read_buffers)
         .buffer_pool_buffer_len(super::transport::READ_SIZE);
     let runtime = match compio::runtime::RuntimeBuilder::new()
         .with_proactor(proactor)
@@ -48,31 +51,55 @@ pub(crate) fn run(
     });
 }
 
-/// Accepts until shutdown starts, then waits for this worker's sessions to end (by
-/// themselves, or closed when the phase reaches Closing).
+/// Accepts until shutdown starts, obeying the control side's orders meanwhile, then waits
+/// for this worker's sessions to end (by themselves, or closed when the phase reaches
+/// Closing).
 async fn serve_until_drained(
     index: usize,
     shared: &Arc<Shared>,
-    listeners: Vec<(ListenerKind, std::net::TcpListener)>,
+    listeners: Vec<(u64, ListenerKind, std::net::TcpListener)>,
 ) {
     let live = Rc::new(Cell::new(0usize));
-    let mut loops = Vec::new();
-    for (kind, socket) in listeners {
-        match TcpListener::from_std(socket) {
-            Ok(l) => loops.push(compio::runtime::spawn(accept_loop(
-                index,
-                kind,
-                l,
-                shared.clone(),
-                live.clone(),
-            ))),
+    let accepting = Rc::new(Cell::new(0usize));
+    let local = LocalListeners::default();
+    let start =
+        |id: u64, kind: ListenerKind, socket: std::net::TcpListener| match TcpListener::from_std(
+            socket,
+        ) {
+            Ok(l) => {
+                let switch = local.add(id);
+                let count = AcceptLoop::enter(&accepting);
+                compio::runtime::spawn(accept_loop(
+                    index,
+                    kind,
+                    l,
+                    shared.clone(),
+                    live.clone(),
+                    switch,
+                    count,
+                ))
+                .detach();
+            }
             Err(e) => tracing::error!(worker = index, "cannot register listener: {e}"),
+        };
+    for (id, kind, socket) in listeners {
+        start(id, kind, socket);
+    }
+    let orders = async {
+        loop {
+            for order in shared.control.next(index).await {
+                match order {
+                    Order::Listen { id, kind, socket } => start(id, kind, socket),
+                    Order::Unlisten { id } => local.stop(id),
+                    Order::Wake(entries) => entries.iter().for_each(|e| e.wake()),
+                }
+            }
         }
-    }
-    for l in loops {
-        let _ = l.await;
-    }
-    while live.get() > 0 {
+    };
+    // Orders are obeyed until Closing: a kick during the grace period still works.
+    let closing = shared.shutdown.reached(Phase::Closing);
+    select(pin!(orders), pin!(closing)).await;
+    while live.get() > 0 || accepting.get() > 0 {
         compio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -83,10 +110,15 @@ async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     live: Rc<Cell<usize>>,
+    switch: Rc<StopSwitch>,
+    _count: AcceptLoop,
 ) {
     loop {
-        let accept = std::pin::pin!(listener.accept());
-        let stop = std::pin::pin!(shared.shutdown.reached(Phase::Draining));
+        let accept = pin!(listener.accept());
+        let stop = pin!(async {
+            let draining = pin!(shared.shutdown.reached(Phase::Draining));
+            select(draining, pin!(switch.stopped())).await;
+        });
         match select(accept, stop).await {
             Either::Left((Ok((stream, peer)), _)) => {
                 let shared = shared.clone();
@@ -108,6 +140,22 @@ async fn accept_loop(
     // Dropping the listener closes this worker's socket; the kernel sends new connections
     // to the workers still listening, or refuses them once all have stopped.
     let _ = listener.close().await;
+}
+
+/// Counts a running accept loop, so the worker does not finish before its sockets are closed.
+struct AcceptLoop(Rc<Cell<usize>>);
+
+impl AcceptLoop {
+    fn enter(count: &Rc<Cell<usize>>) -> AcceptLoop {
+        count.set(count.get() + 1);
+        AcceptLoop(count.clone())
+    }
+}
+
+impl Drop for AcceptLoop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
 }
 
 /// Counts a session on its worker for as long as it exists, even if its task panics.

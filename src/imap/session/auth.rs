@@ -182,6 +182,14 @@ impl Session {
                 );
                 self.count_bad();
             }
+            LoginReply::TlsRequired => {
+                self.no(
+                    &tag,
+                    Some("PRIVACYREQUIRED"),
+                    "This account must authenticate over TLS.",
+                );
+                self.count_bad();
+            }
             LoginReply::TempFail(reason) => {
                 let text = if reason.trim().is_empty() {
                     "Temporary authentication failure, try again later.".to_owned()

@@ -209,6 +209,9 @@ pub enum LoginReply {
     /// The password was right but IMAP is switched off for this account. Only ever sent
     /// after a correct password, so it tells a guesser nothing.
     Disabled,
+    /// The password was right but this account's own login type forbids the mechanism on
+    /// this connection (it must use TLS). Also only sent after a correct password.
+    TlsRequired,
     /// A temporary failure (the account database or the mail store is unreachable).
     TempFail(String),
 }

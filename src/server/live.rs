@@ -1,0 +1,56 @@
+//! The settings a reload replaces, published as one immutable value.
+//!
+//! Everything that a reload may change — the configuration, the TLS certificates, and the
+//! protocol settings derived from them — lives in one [`Live`], and the server holds the
+//! current one behind an atomic pointer. A connection takes the current `Live` when it starts
+//! and keeps it: its greeting, its capabilities and its STARTTLS certificate then agree with
+//! each other for the whole session, while a login consults the newest account database and
+//! configuration at the moment it happens. A reload builds a complete new `Live` first and
+//! swaps it in with one store, so nobody ever sees half of one configuration and half of
+//! another.
+
+use std::sync::Arc;
+
+use crate::auth::PasswdDb;
+use crate::config::Config;
+
+/// One generation of reloadable settings.
+pub(crate) struct Live {
+    pub config: Config,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub hostname: String,
+    pub pop3: super::pop3::Pop3Settings,
+    pub imap: super::imap::ImapSettings,
+}
+
+impl Live {
+    /// Derives every protocol setting from a configuration and what its files held.
+    pub fn build(
+        config: Config,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        accounts: &PasswdDb,
+    ) -> Live {
+        let hostname = if config.server.hostname.is_empty() {
+            system_hostname()
+        } else {
+            config.server.hostname.clone()
+        };
+        let pop3 = super::pop3::Pop3Settings::new(&config, accounts, tls.is_some(), &hostname);
+        let imap = super::imap::ImapSettings::new(&config, accounts, tls.is_some());
+        Live {
+            config,
+            tls,
+            hostname,
+            pop3,
+            imap,
+        }
+    }
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
