@@ -41,9 +41,13 @@ pub fn request(socket: &Path, request: &str, timeout: Duration) -> Result<String
         source,
     })?;
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
-    stream
-        .write_all(format!("{request}\n").as_bytes())
-        .map_err(io)?;
+    // A server that answers before reading (an older one, or one refusing us) may have
+    // closed already; its answer is still there to be read.
+    if let Err(e) = stream.write_all(format!("{request}\n").as_bytes())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(io(e));
+    }
     let mut answer = String::new();
     stream.read_to_string(&mut answer).map_err(io)?;
     let body = answer.strip_suffix('\n').unwrap_or(&answer);
@@ -53,8 +57,8 @@ pub fn request(socket: &Path, request: &str, timeout: Duration) -> Result<String
     };
     if last == "OK" {
         Ok(text)
-    } else if let Some(reason) = last.strip_prefix("ERR ") {
-        Err(AdminError::Refused(format!("{text}{reason}")))
+    } else if last == "ERR" {
+        Err(AdminError::Refused(text.trim_end().to_owned()))
     } else {
         Err(AdminError::Truncated)
     }

@@ -1,5 +1,6 @@
 //! The `postern` binary as an operator runs it: `check-config` on good and broken setups,
-//! `serve` with graceful shutdown on SIGTERM and SIGINT, and `demo --no-serve`.
+//! `serve` with graceful shutdown on SIGTERM and SIGINT, `demo --no-serve`, and the
+//! administration commands (`who`, `kick`, `reload`, SIGHUP) with systemd's notifications.
 
 mod support;
 
@@ -220,8 +221,13 @@ struct Server {
 
 impl Server {
     fn start(config: &Path) -> Server {
+        Server::start_with(config, &[])
+    }
+
+    fn start_with(config: &Path, env: &[(&str, &Path)]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--config", config.to_str().unwrap()])
+            .envs(env.iter().copied())
             .env("POSTERN_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -716,4 +722,138 @@ fn sigterm_closes_a_tls_client_that_stopped_reading() {
         tls,
         "a TLS session blocked writing to a client that stopped reading holds the shutdown up",
     );
+}
+
+/// The next datagram systemd would have received.
+fn notified(socket: &std::os::unix::net::UnixDatagram) -> String {
+    let mut buf = [0u8; 4096];
+    let n = socket
+        .recv(&mut buf)
+        .expect("no notification within the timeout");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn admin_commands_reach_the_running_server_and_systemd_hears_of_it() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let setup = Setup::new("admin", "", &[("alice", "secret"), ("bob", "hunter2")]);
+    let config = setup.config.to_str().unwrap().to_owned();
+    let good = format!(
+        "{}\n[admin]\nsocket = \"run/admin.sock\"\n",
+        setup.config_text()
+    );
+    fs::write(&setup.config, &good).unwrap();
+    let socket = setup.dir.join("run/admin.sock");
+    // Without a server, the commands say what is wrong.
+    let out = run(&["who", "--config", &config]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("is postern running"),
+        "{:?}",
+        text(&out)
+    );
+
+    let notify_path = setup.dir.join("notify");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let server = Server::start_with(&setup.config, &[("NOTIFY_SOCKET", &notify_path)]);
+    assert_eq!(notified(&notify), "READY=1");
+    let meta = fs::metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    let mut alice = Raw::connect(server.pop3);
+    login(&mut alice, "alice", "secret");
+    let mut anonymous = Raw::connect(server.pop3);
+    assert!(anonymous.line().starts_with("+OK"));
+    let out = run(&["who", "--config", &config]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "USER\tPROTOCOL\tCLIENT\tTLS\tSINCE\tFOR\tWORKER");
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("alice\tpop3\t127.0.0.1:") && l.contains("\tno\t")),
+        "{stdout}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("-\tpop3\t")), "{stdout}");
+
+    // `postern reload`: a new account, applied at once, with systemd told before and after.
+    let users = setup.dir.join("users");
+    let home = setup.dir.join("home/carol");
+    fs::create_dir_all(&home).unwrap();
+    let mut text_users = fs::read_to_string(&users).unwrap();
+    text_users.push_str(&format!(
+        "carol:{{PLAIN}}carolpw:::carol:{}::\n",
+        home.display()
+    ));
+    fs::write(&users, text_users).unwrap();
+    let out = run(&["reload", "--config", &config]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("reloaded (generation 1): 3 accounts"),
+        "{stdout}"
+    );
+    assert!(notified(&notify).starts_with("RELOADING=1\nMONOTONIC_USEC="));
+    assert!(notified(&notify).starts_with("READY=1\nSTATUS=reloaded (generation 1)"));
+    let mut carol = Raw::connect(server.pop3);
+    login(&mut carol, "carol", "carolpw");
+
+    // A broken file is refused, loudly, and the server carries on with the old one.
+    fs::write(&setup.config, good.replace("[pop3]", "[pop3")).unwrap();
+    let out = run(&["reload", "--socket", socket.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("reload refused, the previous configuration stays in force")
+            && stderr.contains("postern.toml"),
+        "{stderr}"
+    );
+    notified(&notify);
+    assert!(notified(&notify).contains("STATUS=reload refused"));
+    assert!(alice.cmd("STAT").starts_with("+OK"));
+
+    // SIGHUP does the same as `postern reload`.
+    fs::write(&setup.config, &good).unwrap();
+    server.signal("-HUP");
+    assert!(notified(&notify).starts_with("RELOADING=1"));
+    assert!(notified(&notify).starts_with("READY=1\nSTATUS=reloaded (generation 2)"));
+    assert!(server.stderr().contains("reload refused"));
+
+    // Only root and the server's own user are answered, whatever the socket's mode.
+    if nix_is_root() && Path::new("/usr/bin/setpriv").exists() {
+        fs::set_permissions(&socket, fs::Permissions::from_mode(0o666)).unwrap();
+        let out = Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(["who", "--socket", socket.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("permission denied"), "{stderr}");
+    }
+
+    // `kick` by user, then by address.
+    let out = run(&["kick", "alice", "--config", &config]);
+    assert_eq!(text(&out).0, "ended 1 session\n", "{:?}", text(&out));
+    let rest = String::from_utf8_lossy(&alice.rest()).into_owned();
+    assert!(rest.starts_with("-ERR"), "{rest:?}");
+    assert!(carol.cmd("NOOP").starts_with("+OK"));
+    let out = run(&["kick", "127.0.0.1", "--config", &config]);
+    assert_eq!(text(&out).0, "ended 2 sessions\n", "{:?}", text(&out));
+    assert!(String::from_utf8_lossy(&carol.rest()).starts_with("-ERR"));
+}
+
+fn nix_is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
 }

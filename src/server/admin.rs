@@ -7,8 +7,8 @@
 //! are answered, whatever the file's mode becomes later.
 //!
 //! The protocol is one request line and a text answer, so it can be driven by hand with
-//! `socat`: the answer's lines are what the command prints, and its last line is `OK` or
-//! `ERR <reason>`. Requests are `who`, `kick user NAME`, `kick ip ADDRESS` and `reload`. The
+//! `socat`: the answer's lines are what the command prints (on a refusal, the reason, which
+//! may span lines, as TOML syntax errors do), and its last line is `OK` or `ERR`. Requests are `who`, `kick user NAME`, `kick ip ADDRESS` and `reload`. The
 //! socket is served by one ordinary thread: administration is rare, and a reload blocks on
 //! file reads that have no business on an event loop.
 
@@ -88,15 +88,17 @@ fn serve(listener: UnixListener, shared: Arc<Shared>) {
 fn answer(stream: UnixStream, shared: &Arc<Shared>) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut writer = stream.try_clone()?;
-    if !peer_allowed(&stream) {
-        writer.write_all(b"ERR permission denied: only root and the server's user\n")?;
-        return Ok(());
-    }
+    // The request is read even from a peer that is refused, so that its write never fails
+    // before it can read why.
     let mut line = String::new();
     BufReader::new(std::io::Read::take(&stream, MAX_REQUEST)).read_line(&mut line)?;
-    let reply = match execute(line.trim(), shared) {
-        Ok(text) => format!("{text}OK\n"),
-        Err(reason) => format!("ERR {reason}\n"),
+    let reply = if !peer_allowed(&stream) {
+        "permission denied: only root and the server's own user may ask\nERR\n".to_owned()
+    } else {
+        match execute(line.trim(), shared) {
+            Ok(text) => format!("{text}OK\n"),
+            Err(reason) => format!("{}\nERR\n", reason.trim_end()),
+        }
     };
     writer.write_all(reply.as_bytes())
 }
