@@ -857,3 +857,35 @@ fn nix_is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+#[test]
+fn the_systemd_unit_is_type_notify_and_reloads_through_postern_reload() {
+    let unit = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/systemd/postern.service"),
+    )
+    .unwrap();
+    for line in [
+        "Type=notify",
+        "ExecStart=/usr/local/bin/postern serve --config /etc/postern/postern.toml",
+        "ExecReload=/usr/local/bin/postern reload --config /etc/postern/postern.toml",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "missing {line:?}");
+    }
+    // systemd's own checker, where systemd is installed, on a copy that names this binary.
+    if Path::new("/usr/bin/systemd-analyze").exists() {
+        let dir = temp_dir("unit");
+        let copy = dir.join("postern.service");
+        fs::write(&copy, unit.replace("/usr/local/bin/postern", BIN)).unwrap();
+        let out = Command::new("/usr/bin/systemd-analyze")
+            .args(["verify", copy.to_str().unwrap()])
+            .output()
+            .unwrap();
+        // It reports bad directives as warnings and still exits 0: both must be clean.
+        let warnings = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && warnings.trim().is_empty(),
+            "{warnings}"
+        );
+        let _ = fs::remove_dir_all(dir);
+    }
+}
