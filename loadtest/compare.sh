@@ -3,7 +3,7 @@
 # passwd-file, the same scenarios from postern-load against each in one run, and a ratio
 # table (Postern / Dovecot) at the end.
 #
-#   loadtest/compare.sh [--quick] [--out DIR]
+#   loadtest/compare.sh [--quick] [--out DIR] [--only reload]
 #
 # Dovecot runs unprivileged (mail processes as nobody) on loopback high ports, twice: as
 # Debian configures it ("default": a login process per connection) and in its
@@ -12,17 +12,20 @@
 # Every load run has a connection count and a time cap.
 #
 # --quick: smaller runs (for trying the harness), not for docs/BENCHMARKS.md.
+# --only reload: just the logins-during-reloads rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 QUICK=0
 OUT=""
+ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --out) OUT=$2; shift ;;
-        *) echo "usage: $0 [--quick] [--out DIR]" >&2; exit 2 ;;
+        --only) ONLY=$2; shift ;;
+        *) echo "usage: $0 [--quick] [--out DIR] [--only reload]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -198,7 +201,32 @@ load() { # server label args... (writes json/SERVER.LABEL.json)
 echo "== this machine's ceiling (no mail protocol)"
 $LOAD ceiling --duration 5s --json "$W/json/ceiling.json" >"$W/json/ceiling.txt" 2>&1 || true
 
+# IMAP logins over TLS, the same storm twice: without reloads, and with the server told to
+# reload (SIGHUP: configuration, accounts, certificates) every second throughout.
+reload_rows() { # server
+    local server=$1 p
+    p=$(port "$server" imaps)
+    start_server "$server"
+    load "$server" imap-logins-steady login-storm --protocol imap --port "$p" --transport tls --users "$PASSWD" \
+        --connections 32 --duration "$STORM_SECS"
+    ( while kill -0 "$SERVER_PID" 2>/dev/null; do sleep 1; kill -HUP "$SERVER_PID" 2>/dev/null || true; done ) &
+    local reloader=$!
+    load "$server" imap-logins-reloading login-storm --protocol imap --port "$p" --transport tls --users "$PASSWD" \
+        --connections 32 --duration "$STORM_SECS"
+    kill "$reloader" 2>/dev/null || true
+    wait "$reloader" 2>/dev/null || true
+    stop_server
+}
+
 SERVERS=(postern dovecot-default dovecot-perf)
+if [ "$ONLY" = reload ]; then
+    for server in "${SERVERS[@]}"; do
+        echo "== $server"
+        reload_rows "$server"
+    done
+    python3 "$ROOT/loadtest/compare_table.py" "$W/json" "${SLOW_N[@]}"
+    exit 0
+fi
 for server in "${SERVERS[@]}"; do
     echo "== $server"
     for mode in plain tls; do
@@ -256,6 +284,7 @@ for server in "${SERVERS[@]}"; do
         --connections "$IDLE_N" --deliveries 3 --maildir-template "$W/data/home/%u/Maildir" \
         --duration 120s --timeout 30s
     stop_server
+    reload_rows "$server"
 done
 
 echo

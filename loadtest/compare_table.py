@@ -139,6 +139,20 @@ def main():
         rows.append(("IMAP IDLE, delivery to EXISTS, %s (ms)" % what, "lower", vals,
                      ["idle-wakeup"]))
 
+    for label, what in (("imap-logins-steady", "steady"), ("imap-logins-reloading", "reload every second")):
+        for key, unit in (("sessions_per_sec", "per second"), ("p99", "p99 login (ms)")):
+            vals = []
+            for s in SERVERS:
+                r = report(d, s, label)
+                if not clean(r):
+                    vals.append(None)
+                elif key == "p99":
+                    vals.append(step(r, "login", "p99_ms"))
+                else:
+                    vals.append(r["throughput"]["sessions_per_sec"])
+            rows.append(("IMAP TLS logins, %s, %s" % (what, unit),
+                         "higher" if key == "sessions_per_sec" else "lower", vals, [label]))
+
     header = ["measurement", "better", "Postern", "Dovecot", "Dovecot perf",
               "Postern/Dovecot", "Postern/perf"]
     table = []
