@@ -5,6 +5,7 @@
 //! the mailstore and account database; [`server`] is the only part that touches sockets,
 //! io_uring and TLS.
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod check;
