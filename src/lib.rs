@@ -9,6 +9,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod imap;

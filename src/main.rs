@@ -46,6 +46,8 @@ enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+    /// Administer the accounts in the passwd-file: list, show, add, passwd, remove, set.
+    Account(postern::cli::account::AccountArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             }
             serve(config)
         }
+        Command::Account(args) => postern::cli::account::run(args),
     }
 }
 

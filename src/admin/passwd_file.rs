@@ -27,12 +27,12 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// Why a passwd-file could not be read or changed. Whatever the error, the file is unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("{action} {}: {source}", path.display())]
+    // The io::Error is part of the message, not a `source`, so it is not printed twice.
+    #[error("{action} {}: {error}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     #[error(
         "{} is locked by another process (lock file {}); gave up after {}s",
@@ -43,20 +43,20 @@ pub enum FileError {
     Locked { path: PathBuf, lock: PathBuf },
     /// The file as found does not load in the server; it is not touched.
     #[error("refusing to edit a passwd-file the server cannot load: {0}")]
-    Invalid(#[source] PasswdError),
+    Invalid(PasswdError),
     /// The edit would produce a file the server cannot load (a bad user name, say).
     #[error("the change was not written, the result would not load: {0}")]
-    WouldBreak(#[source] PasswdError),
+    WouldBreak(PasswdError),
     #[error(transparent)]
     Edit(#[from] EditError),
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> FileError {
     let path = path.to_owned();
-    move |source| FileError::Io {
+    move |error| FileError::Io {
         action,
         path,
-        source,
+        error,
     }
 }
 
