@@ -96,6 +96,8 @@ pub fn edit<T>(
     create: bool,
     edit: impl FnOnce(&mut PasswdText) -> Result<T, EditError>,
 ) -> Result<(T, Written), FileError> {
+    // Errors name the file as the administrator gave it.
+    let origin = path.display().to_string();
     // Follow a symlink so the link stays a link and the file it points to is what changes.
     let path = match fs::canonicalize(path) {
         Ok(real) => real,
@@ -103,7 +105,6 @@ pub fn edit<T>(
         Err(e) => return Err(io_error("cannot open", path)(e)),
     };
     let _lock = lock(&path)?;
-    let origin = path.display().to_string();
     let (before, metadata) = match fs::metadata(&path) {
         Ok(metadata) => (read_text(&path)?, Some(metadata)),
         Err(e) if e.kind() == io::ErrorKind::NotFound && create => (String::new(), None),

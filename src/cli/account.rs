@@ -428,10 +428,14 @@ fn show_account(
 
 fn add(path: &Path, args: AddArgs, out: &mut String) -> anyhow::Result<()> {
     // Refused before asking for a password nobody will use; checked again under the lock.
-    if let Ok((text, _)) = read(path)
-        && text.account(&args.user).is_some()
-    {
-        bail!("{}: account {:?} already exists", path.display(), args.user);
+    match passwd_file::read(path) {
+        Ok((text, _)) if text.account(&args.user).is_some() => {
+            bail!("{}: account {:?} already exists", path.display(), args.user);
+        }
+        Ok(_) => {}
+        // `add` may create the file.
+        Err(FileError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
     }
     if let Some(home) = &args.home
         && !home.starts_with('/')
