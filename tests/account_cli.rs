@@ -359,7 +359,7 @@ fn passwd_from_stdin() {
 /// prompts with `first` and `second`; returns (exit code, everything the terminal showed).
 fn passwd_on_pty(file: &Path, user: &str, first: &str, second: &str) -> (i32, String) {
     let script = r#"
-import os, pty, select, sys
+import os, pty, select, sys, termios
 bin, file, user, first, second = sys.argv[1:6]
 pid, fd = pty.fork()
 if pid == 0:
@@ -383,9 +383,14 @@ def wait_for(needle):
             sys.exit(98)
         seen += chunk
 wait_for(b"New password for " + user.encode() + b": ")
-os.write(fd, first.encode() + b"\n")
-wait_for(b"Retype the new password: ")
-os.write(fd, second.encode() + b"\n")
+if first == "^C":
+    # What the terminal's echo is now (it must be off), then Ctrl-C.
+    echo_during = termios.tcgetattr(fd)[3] & termios.ECHO
+    os.write(fd, b"\x03")
+else:
+    os.write(fd, first.encode() + b"\n")
+    wait_for(b"Retype the new password: ")
+    os.write(fd, second.encode() + b"\n")
 while True:
     try:
         chunk = os.read(fd, 4096)
@@ -395,6 +400,9 @@ while True:
         break
     seen += chunk
 _, status = os.waitpid(pid, 0)
+if first == "^C":
+    echo_after = termios.tcgetattr(fd)[3] & termios.ECHO
+    seen += b"\n[echo during prompt: %d, after: %d]" % (bool(echo_during), bool(echo_after))
 sys.stdout.buffer.write(seen)
 sys.exit(os.waitstatus_to_exitcode(status))
 "#;
@@ -405,7 +413,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
         .output()
         .expect("python3 is needed for the pseudo-terminal test");
     assert!(
-        out.status.code().is_some_and(|c| c < 90),
+        out.status.code().is_some_and(|c| c != 98 && c != 99),
         "pty driver failed: {}",
         stderr(&out)
     );
@@ -433,6 +441,15 @@ fn passwd_on_a_terminal_does_not_echo() {
     assert!(screen.contains("do not match"), "{screen}");
     assert!(
         !screen.contains("one-thing") && !screen.contains("another"),
+        "{screen}"
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), before);
+
+    // Ctrl-C at the prompt: the echo is turned back on before the process ends.
+    let (code, screen) = passwd_on_pty(&file, "tess", "^C", "");
+    assert_ne!(code, 0, "{screen}");
+    assert!(
+        screen.contains("[echo during prompt: 0, after: 1]"),
         "{screen}"
     );
     assert_eq!(fs::read_to_string(&file).unwrap(), before);

@@ -63,17 +63,18 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> File
 /// Reads the file for looking only (no lock: replacements are atomic, so a reader sees one
 /// whole version), and checks that the server would load it.
 pub fn read(path: &Path) -> Result<(PasswdText, PasswdDb), FileError> {
-    let text = read_text(path)?;
+    let text = read_text(path, &path.display().to_string())?;
     let db = PasswdDb::parse(&text, &path.display().to_string()).map_err(FileError::Invalid)?;
     Ok((PasswdText::parse(&text), db))
 }
 
-fn read_text(path: &Path) -> Result<String, FileError> {
+/// The file as UTF-8; `origin` names it in the error, as `PasswdDb::load` would.
+fn read_text(path: &Path, origin: &str) -> Result<String, FileError> {
     let bytes = fs::read(path).map_err(io_error("cannot read", path))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         FileError::Invalid(PasswdError::Line {
-            origin: path.display().to_string(),
+            origin: origin.to_owned(),
             line: 1 + valid.iter().filter(|&&b| b == b'\n').count(),
             reason: "not valid UTF-8".to_owned(),
         })
@@ -106,7 +107,7 @@ pub fn edit<T>(
     };
     let _lock = lock(&path)?;
     let (before, metadata) = match fs::metadata(&path) {
-        Ok(metadata) => (read_text(&path)?, Some(metadata)),
+        Ok(metadata) => (read_text(&path, &origin)?, Some(metadata)),
         Err(e) if e.kind() == io::ErrorKind::NotFound && create => (String::new(), None),
         Err(e) => return Err(io_error("cannot open", &path)(e)),
     };

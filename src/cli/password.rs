@@ -61,6 +61,37 @@ impl Drop for EchoRestore<'_> {
     }
 }
 
+/// Restores the terminal and exits when SIGINT, SIGTERM or SIGHUP arrives during a prompt.
+struct EchoOnSignal {
+    handle: signal_hook::iterator::Handle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl EchoOnSignal {
+    fn start(tty: &File, saved: &Termios) -> anyhow::Result<EchoOnSignal> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .context("installing signal handlers")?;
+        let handle = signals.handle();
+        let tty = tty.try_clone().context("duplicating the terminal")?;
+        let saved = saved.clone();
+        let thread = std::thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let _ = termios::tcsetattr(&tty, SetArg::TCSANOW, &saved);
+                let _ = (&tty).write_all(b"\n");
+                eprintln!("interrupted; nothing was changed");
+                std::process::exit(128 + signal);
+            }
+        });
+        Ok(EchoOnSignal { handle, thread })
+    }
+
+    fn stop(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
+}
+
 fn read_hidden(tty: &mut File, prompt: &str) -> anyhow::Result<String> {
     let saved = termios::tcgetattr(&*tty).context("reading the terminal's settings")?;
     let mut quiet = saved.clone();
@@ -72,6 +103,11 @@ fn read_hidden(tty: &mut File, prompt: &str) -> anyhow::Result<String> {
     // taken as (part of) the password.
     termios::tcsetattr(&*tty, SetArg::TCSAFLUSH, &quiet).context("turning off echo")?;
     let restore = EchoRestore { tty, saved };
+    // Ctrl-C (or a SIGTERM, or the terminal going away) at the prompt kills the process
+    // without running `EchoRestore`'s drop and would leave the shell without echo; a watcher
+    // thread puts the settings back first. Registered only now, so a signal before the echo
+    // was turned off keeps its default effect.
+    let watcher = EchoOnSignal::start(restore.tty, &restore.saved)?;
     let mut writer: &File = restore.tty;
     writer.write_all(prompt.as_bytes())?;
     writer.flush()?;
@@ -88,6 +124,7 @@ fn read_hidden(tty: &mut File, prompt: &str) -> anyhow::Result<String> {
             Err(e) => return Err(e).context("reading the password"),
         }
     }
+    watcher.stop();
     drop(restore);
     if line.last() == Some(&b'\r') {
         line.pop();
