@@ -5,10 +5,11 @@
 //! the mailstore and account database; [`server`] is the only part that touches sockets,
 //! io_uring and TLS.
 
-pub mod admin_client;
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod imap;

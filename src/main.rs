@@ -1,5 +1,5 @@
-//! The `postern` command: `serve`, `check-config`, `demo`, and the administration commands
-//! that talk to a running server (`reload`, `who`, `kick`).
+//! The `postern` command: `serve`, `check-config`, `demo`, `account` (the passwd-file), and
+//! the administration commands that talk to a running server (`reload`, `who`, `kick`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,6 +58,8 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Administer the accounts in the passwd-file: list, show, add, passwd, remove, set.
+    Account(postern::cli::account::AccountArgs),
 }
 
 /// How to reach a running server.
@@ -89,7 +91,7 @@ impl AdminArgs {
     fn run(&self, request: &str) -> anyhow::Result<()> {
         // A reload re-reads every file and hashes nothing; a minute is far more than enough.
         let answer =
-            postern::admin_client::request(&self.socket()?, request, Duration::from_secs(60))?;
+            postern::admin::client::request(&self.socket()?, request, Duration::from_secs(60))?;
         print!("{answer}");
         Ok(())
     }
@@ -133,6 +135,7 @@ fn main() -> anyhow::Result<()> {
             };
             admin.run(&request)
         }
+        Command::Account(args) => postern::cli::account::run(args),
     }
 }
 

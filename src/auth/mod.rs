@@ -15,6 +15,7 @@ mod crypt;
 mod decoy;
 mod digest;
 mod expiring;
+mod hash;
 mod maildir;
 mod md5_block;
 mod md5_crypt;
@@ -25,6 +26,7 @@ mod scheme;
 
 pub use authenticator::{AuthResult, AuthSettings, Authenticator};
 pub use credentials::Credentials;
+pub use hash::{HashError, HashScheme, hash_password};
 pub use passwd::{Account, PasswdDb, PasswdError};
 pub use penalty::Penalty;
 pub use sasl::{Mechanism, SaslExchange, SaslStep};
