@@ -38,8 +38,8 @@ pub(crate) async fn serve(
     if kind.implicit_tls() {
         let live = shared.live();
         let Some(config) = live.tls.clone() else {
-            // Only after a reload that removed [tls] but kept this listener, which the
-            // reload refuses; kept as a plain refusal rather than a panic.
+            // Possible only in the moment between a reload that removed [tls] together
+            // with this listener and the listener's closing: nothing to offer, so close.
             return;
         };
         let preauth = live.config.server.preauth_timeout;
