@@ -89,6 +89,9 @@ fn reload_applies_config_accounts_and_certificate_without_dropping_sessions() {
     imaps.ok("SELECT INBOX");
     let (mut pop, reply) = pop3_login(s.pop3, "bob@example.org", "hunter2");
     assert!(reply.starts_with("+OK"), "{reply}");
+    // A connection from before the reload that starts TLS only after it.
+    let mut early = Raw::connect(s.pop3);
+    assert!(early.line().starts_with("+OK"));
 
     add_account(&s, "carol", "{PLAIN}carolpw", "");
     edit(&s, "users", "{PLAIN}hunter2", "{PLAIN}newpass");
@@ -125,6 +128,15 @@ fn reload_applies_config_accounts_and_certificate_without_dropping_sessions() {
     let (mut fresh, greeting) = Client::connect_tls(s.imaps, &s.cert);
     assert!(greeting.starts_with("* OK"), "{greeting}");
     fresh.login("carol", "carolpw");
+    // STLS after the reload is a new handshake too: it gets the new certificate.
+    assert!(early.cmd("STLS").starts_with("+OK"));
+    let name = rustls_pki_types::ServerName::try_from("localhost".to_owned()).unwrap();
+    let mut conn = rustls::ClientConnection::new(support::client_tls(&s.cert), name).unwrap();
+    let mut sock = early.writer.try_clone().unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock)
+            .expect("STLS handshake with the new certificate");
+    }
     // And the session from before still works over the old one.
     imaps.ok("NOOP");
     assert!(pop.cmd("QUIT").starts_with("+OK"));

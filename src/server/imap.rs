@@ -400,10 +400,14 @@ impl Driver {
             Event::StartTls => {
                 let idle = self.live.config.imap.idle_timeout;
                 flush(out, session, transport, idle, &self.shared).await?;
+                // The newest certificate (a reload may have replaced it since this
+                // connection came in); the one STARTTLS was offered with if [tls] is gone.
                 let config = self
-                    .live
+                    .shared
+                    .live()
                     .tls
                     .clone()
+                    .or_else(|| self.live.tls.clone())
                     .expect("STARTTLS is only offered with TLS");
                 let timeout = preauth_deadline.saturating_duration_since(Instant::now());
                 let handshake = compio::time::timeout(timeout, transport.start_tls(config));

@@ -172,7 +172,14 @@ pub(crate) async fn drive(
                     {
                         return;
                     }
-                    let config = live.tls.clone().expect("STLS is only offered with TLS");
+                    // The newest certificate (a reload may have replaced it since this
+                    // connection came in); the one STLS was offered with if [tls] is gone.
+                    let config = shared
+                        .live()
+                        .tls
+                        .clone()
+                        .or_else(|| live.tls.clone())
+                        .expect("STLS is only offered with TLS");
                     let timeout = preauth_deadline.saturating_duration_since(Instant::now());
                     let handshake = compio::time::timeout(timeout, transport.start_tls(config));
                     match entry.unless_ended(&shared.shutdown, handshake).await {
