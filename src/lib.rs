@@ -9,6 +9,7 @@ pub mod auth;
 pub mod body;
 pub mod check;
 pub mod config;
+pub mod convert;
 pub mod demo;
 pub mod imap;
 pub mod mailbox;
