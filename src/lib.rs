@@ -11,6 +11,7 @@ pub mod body;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod convert;
 pub mod demo;
 pub mod imap;
 pub mod mailbox;

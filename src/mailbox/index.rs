@@ -31,6 +31,23 @@ use std::sync::Arc;
 pub const NAME: &str = "postern.index";
 const TMP_NAME: &str = "postern.index.tmp";
 const MAGIC: &[u8; 8] = b"PSTNIDX\0";
+
+/// Which file of this format: the folder index, or one of the derived indexes of converted
+/// forms ([`super::derived`]), which are the same file format with a magic of their own (so
+/// one can never be read as the other) and records that may carry a data blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub name: &'static str,
+    pub tmp_name: &'static str,
+    pub magic: &'static [u8; 8],
+}
+
+/// The folder index.
+pub const FOLDER: Kind = Kind {
+    name: NAME,
+    tmp_name: TMP_NAME,
+    magic: MAGIC,
+};
 const VERSION: u32 = 1;
 /// magic, version, UIDVALIDITY, header-set fingerprint (u64), first-recent UID, reserved.
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 4 + 4;
@@ -95,6 +112,9 @@ pub struct Entry<'a> {
 /// A loaded index: the mapped file and where each UID's newest record is.
 pub struct IndexFile {
     map: Option<memmap2::Mmap>,
+    /// The file mapped, kept open so that parts of it can be mapped on their own
+    /// ([`map_data`](Self::map_data)) from the same inode, whatever renames happen.
+    file: Option<File>,
     /// (uid, payload offset, payload length), sorted by UID, newest record per UID.
     table: Vec<(u32, u32, u32)>,
     /// Bytes of valid data; past this the file is torn or foreign.
@@ -137,6 +157,7 @@ impl IndexFile {
     pub fn empty() -> IndexFile {
         IndexFile {
             map: None,
+            file: None,
             table: Vec::new(),
             valid_len: 0,
             superseded: 0,
@@ -149,17 +170,28 @@ impl IndexFile {
     /// UIDVALIDITY or another header set, loads as empty (and is replaced at the next
     /// write); a torn tail is ignored from the first bad record on.
     pub fn load(dir: &Path, uid_validity: u32, fingerprint: u64) -> Result<IndexFile, IndexError> {
-        let path = dir.join(NAME);
+        Self::load_kind(dir, FOLDER, uid_validity, fingerprint)
+    }
+
+    /// [`load`](Self::load) for a file of another kind.
+    pub fn load_kind(
+        dir: &Path,
+        kind: Kind,
+        uid_validity: u32,
+        fingerprint: u64,
+    ) -> Result<IndexFile, IndexError> {
+        let empty = IndexFile::empty;
+        let path = dir.join(kind.name);
         let file = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(IndexFile::empty()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(empty()),
             Err(e) => return Err(io_err(&path, e)),
         };
         let len = file.metadata().map_err(|e| io_err(&path, e))?.len();
         if len == 0 {
             return Ok(IndexFile {
                 damaged: true,
-                ..IndexFile::empty()
+                ..empty()
             });
         }
         // SAFETY: the index is only ever appended to or replaced by rename, never truncated
@@ -167,12 +199,14 @@ impl IndexFile {
         // unchanged for the life of the map. A process that truncated it anyway would be
         // breaking the protocol every Postern process follows.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io_err(&path, e))?;
-        Ok(IndexFile::parse(map, uid_validity, fingerprint))
+        let mut index = IndexFile::parse(map, kind, uid_validity, fingerprint);
+        index.file = Some(file);
+        Ok(index)
     }
 
-    fn parse(map: memmap2::Mmap, uid_validity: u32, fingerprint: u64) -> IndexFile {
+    fn parse(map: memmap2::Mmap, kind: Kind, uid_validity: u32, fingerprint: u64) -> IndexFile {
         let bytes: &[u8] = &map;
-        if !header_matches(bytes, uid_validity, Some(fingerprint)) {
+        if !header_matches(bytes, kind.magic, uid_validity, Some(fingerprint)) {
             return IndexFile {
                 damaged: true,
                 ..IndexFile::empty()
@@ -220,6 +254,7 @@ impl IndexFile {
         let superseded = before - deduped.len();
         IndexFile {
             map: Some(map),
+            file: None,
             table: deduped,
             valid_len,
             superseded,
@@ -249,6 +284,50 @@ impl IndexFile {
         let &(_, start, len) = self.table.get(i)?;
         let bytes: &[u8] = self.map.as_ref()?;
         decode(&bytes[start as usize..start as usize + len as usize])
+    }
+
+    /// The data blob of the record at a table position, if it has one (derived indexes
+    /// keep the converted message there).
+    pub fn data_at(&self, i: usize) -> Option<&[u8]> {
+        let &(_, start, len) = self.table.get(i)?;
+        let bytes: &[u8] = self.map.as_ref()?;
+        decode_full(&bytes[start as usize..start as usize + len as usize])?.1
+    }
+
+    /// The data blob of the record at a table position as a map of its own, so a message
+    /// kept in a derived index goes out without a copy, like a message file.
+    pub fn map_data(&self, i: usize) -> Option<io::Result<memmap2::Mmap>> {
+        let data = self.data_at(i)?;
+        let bytes: &[u8] = self.map.as_ref()?;
+        let offset = data.as_ptr() as usize - bytes.as_ptr() as usize;
+        let file = self.file.as_ref()?;
+        if data.is_empty() {
+            // An empty range cannot be mapped.
+            return Some(Err(io::Error::other("empty data")));
+        }
+        // SAFETY: as for the whole-file map in `load_kind`: the file is only ever appended
+        // to or replaced by rename, never truncated or rewritten in place, and `file` is the
+        // inode the table was read from, so this range holds the record's data for the life
+        // of the map.
+        Some(unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset as u64)
+                .len(data.len())
+                .map(file)
+        })
+    }
+
+    /// Bytes of records held, and of those for which `keep` says no: what a rewrite would
+    /// keep and what it would drop (superseded records count as dropped).
+    pub fn live_and_dead_bytes(&self, keep: &dyn Fn(u32) -> bool) -> (usize, usize) {
+        let live: usize = self
+            .table
+            .iter()
+            .filter(|&&(uid, _, _)| keep(uid))
+            .map(|&(_, _, len)| len as usize + RECORD_HEAD)
+            .sum();
+        let dead = self.valid_len.saturating_sub(HEADER_LEN + live);
+        (live, dead)
     }
 
     /// Records held.
@@ -288,7 +367,32 @@ pub fn write(
     new: &[Record],
     rewrite: bool,
 ) -> Result<(), IndexError> {
-    let path = dir.join(NAME);
+    let new: Vec<(&Record, Option<&[u8]>)> = new.iter().map(|r| (r, None)).collect();
+    write_kind(
+        dir,
+        FOLDER,
+        uid_validity,
+        fingerprint,
+        old,
+        keep,
+        &new,
+        rewrite,
+    )
+}
+
+/// [`write`] for a file of another kind, whose records may carry a data blob.
+#[allow(clippy::too_many_arguments)]
+pub fn write_kind(
+    dir: &Path,
+    kind: Kind,
+    uid_validity: u32,
+    fingerprint: u64,
+    old: &IndexFile,
+    keep: &dyn Fn(u32) -> bool,
+    new: &[(&Record, Option<&[u8]>)],
+    rewrite: bool,
+) -> Result<(), IndexError> {
+    let path = dir.join(kind.name);
     if !rewrite && old.map.is_some() && !old.damaged {
         let mut file = OpenOptions::new()
             .append(true)
@@ -299,30 +403,30 @@ pub fn write(
         let on_disk = file.metadata().map_err(|e| io_err(&path, e))?.len();
         if on_disk as usize == old.valid_len {
             let mut buf = Vec::new();
-            for record in new {
-                encode_record(record, &mut buf);
+            for (record, data) in new {
+                encode_record(record, *data, &mut buf);
             }
             file.write_all(&buf).map_err(|e| io_err(&path, e))?;
             return Ok(());
         }
         // Someone appended since we loaded, or left a torn tail: start a clean file.
     }
-    let tmp = dir.join(TMP_NAME);
+    let tmp = dir.join(kind.tmp_name);
     let mut buf = Vec::with_capacity(old.valid_len + 4096);
-    buf.extend_from_slice(MAGIC);
+    buf.extend_from_slice(kind.magic);
     buf.extend_from_slice(&VERSION.to_le_bytes());
     buf.extend_from_slice(&uid_validity.to_le_bytes());
     buf.extend_from_slice(&fingerprint.to_le_bytes());
     buf.extend_from_slice(&old.first_recent.unwrap_or(0).to_le_bytes());
     buf.extend_from_slice(&0u32.to_le_bytes());
-    let replaced: std::collections::HashSet<u32> = new.iter().map(|r| r.uid).collect();
+    let replaced: std::collections::HashSet<u32> = new.iter().map(|(r, _)| r.uid).collect();
     for (i, &(uid, _, _)) in old.table.iter().enumerate() {
         if keep(uid) && !replaced.contains(&uid) {
             buf.extend_from_slice(old.raw(i));
         }
     }
-    for record in new {
-        encode_record(record, &mut buf);
+    for (record, data) in new {
+        encode_record(record, *data, &mut buf);
     }
     let write = || -> io::Result<()> {
         let mut file = OpenOptions::new()
@@ -351,7 +455,7 @@ pub fn set_first_recent(dir: &Path, uid_validity: u32, fingerprint: u64, uid: u3
     if let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) {
         let mut header = [0u8; HEADER_LEN];
         let ours = file.read_exact_at(&mut header, 0).is_ok()
-            && header_matches(&header, uid_validity, Some(fingerprint));
+            && header_matches(&header, MAGIC, uid_validity, Some(fingerprint));
         if ours {
             if if_unset && read_u32(&header, FIRST_RECENT_AT).is_some_and(|u| u != 0) {
                 return;
@@ -385,7 +489,7 @@ pub fn read_first_recent(dir: &Path, uid_validity: u32) -> Option<u32> {
     let file = File::open(dir.join(NAME)).ok()?;
     let mut header = [0u8; HEADER_LEN];
     file.read_exact_at(&mut header, 0).ok()?;
-    header_matches(&header, uid_validity, None)
+    header_matches(&header, MAGIC, uid_validity, None)
         .then(|| read_u32(&header, FIRST_RECENT_AT))
         .flatten()
         .filter(|&u| u != 0)
@@ -393,9 +497,14 @@ pub fn read_first_recent(dir: &Path, uid_validity: u32) -> Option<u32> {
 
 /// Whether `bytes` start with an index header of ours for this UIDVALIDITY (and, when
 /// given, this header-set fingerprint).
-fn header_matches(bytes: &[u8], uid_validity: u32, fingerprint: Option<u64>) -> bool {
+fn header_matches(
+    bytes: &[u8],
+    magic: &[u8; 8],
+    uid_validity: u32,
+    fingerprint: Option<u64>,
+) -> bool {
     bytes.len() >= HEADER_LEN
-        && &bytes[..8] == MAGIC
+        && &bytes[..8] == magic
         && read_u32(bytes, 8) == Some(VERSION)
         && read_u32(bytes, 12) == Some(uid_validity)
         && fingerprint.is_none_or(|f| read_u64(bytes, 16) == Some(f))
@@ -404,7 +513,7 @@ fn header_matches(bytes: &[u8], uid_validity: u32, fingerprint: Option<u64>) -> 
 /// Shares a loaded index between the snapshots made from it.
 pub type SharedIndex = Arc<IndexFile>;
 
-fn encode_record(r: &Record, out: &mut Vec<u8>) {
+fn encode_record(r: &Record, data: Option<&[u8]>, out: &mut Vec<u8>) {
     let mut payload = Vec::with_capacity(
         64 + r.base.len()
             + r.envelope.len()
@@ -428,38 +537,64 @@ fn encode_record(r: &Record, out: &mut Vec<u8>) {
         payload.extend_from_slice(&(blob.len() as u32).to_le_bytes());
         payload.extend_from_slice(blob);
     }
+    if let Some(data) = data {
+        payload.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        payload.extend_from_slice(data);
+    }
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
 }
 
 fn decode(p: &[u8]) -> Option<Entry<'_>> {
+    decode_full(p).map(|(entry, _)| entry)
+}
+
+/// A record and its data blob, if it has one.
+fn decode_full(p: &[u8]) -> Option<(Entry<'_>, Option<&[u8]>)> {
     let uid = read_u32(p, 0)?;
     let internal_date = read_u64(p, 4)? as i64;
     let stored_size = read_u64(p, 12)?;
     let wire_size = read_u64(p, 20)?;
     let mut pos = 28;
-    let mut blob = || -> Option<&[u8]> {
-        let len = read_u32(p, pos)? as usize;
-        let start = pos + 4;
-        let end = start.checked_add(len)?;
-        let b = p.get(start..end)?;
-        pos = end;
-        Some(b)
+    // Returns None at the end of the record, `Some(None)` for a damaged length.
+    let mut blob = || -> Option<Option<&[u8]>> {
+        if pos == p.len() {
+            return None;
+        }
+        let b = (|| {
+            let len = read_u32(p, pos)? as usize;
+            let start = pos + 4;
+            let end = start.checked_add(len)?;
+            let b = p.get(start..end)?;
+            pos = end;
+            Some(b)
+        })();
+        Some(b.or_else(|| {
+            pos = usize::MAX;
+            None
+        }))
     };
+    let mut next = || blob().flatten();
     let entry = Entry {
         uid,
-        base: blob()?,
+        base: next()?,
         internal_date,
         stored_size,
         wire_size,
-        envelope: blob()?,
-        body: blob()?,
-        bodystructure: blob()?,
-        headers: blob()?,
-        parts: blob()?,
+        envelope: next()?,
+        body: next()?,
+        bodystructure: next()?,
+        headers: next()?,
+        parts: next()?,
     };
-    (pos == p.len()).then_some(entry)
+    // An optional data blob, then nothing.
+    let data = match blob() {
+        None => None,
+        Some(None) => return None,
+        Some(Some(data)) => Some(data),
+    };
+    blob().is_none().then_some((entry, data))
 }
 
 fn read_u32(b: &[u8], at: usize) -> Option<u32> {

@@ -41,6 +41,11 @@ impl Registry {
         *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
     }
 
+    /// What every folder index keeps.
+    pub fn options(&self) -> &IndexOptions {
+        &self.options
+    }
+
     /// The fingerprint every folder index is made for.
     pub fn fingerprint(&self) -> u64 {
         self.options.fingerprint()

@@ -24,9 +24,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::derived::{self, Derived};
 use super::index::{self, IndexFile, Record};
 use super::snapshot::{Message, Snapshot};
 use crate::body::MessageBody;
+use crate::policy::RetrievalFormat;
 use crate::store::{
     Copied, FlagChange, FlagOp, Keywords, Maildir, MessageMeta, NewFlags, StoreError, SystemFlags,
 };
@@ -80,6 +82,11 @@ struct State {
     /// Messages some open session holds `\Recent` for (STATUS counts them).
     claimed_recent: usize,
     generation: u64,
+    /// The converted forms of every retrieval format a session of this folder has used,
+    /// kept up to date with the folder from then on.
+    derived: Vec<Derived>,
+    /// The newest snapshot as each of those formats shows it, in the same order.
+    views: Vec<Arc<Snapshot>>,
 }
 
 impl std::fmt::Debug for SharedMailbox {
@@ -123,6 +130,8 @@ impl SharedMailbox {
                 first_recent: 0,
                 claimed_recent: 0,
                 generation: 0,
+                derived: Vec::new(),
+                views: Vec::new(),
             }),
             watchers: Mutex::new(vec![0; workers.max(1)]),
             refresh_queued: AtomicBool::new(false),
@@ -165,6 +174,106 @@ impl SharedMailbox {
     pub fn newer_than(&self, generation: u64) -> Option<Arc<Snapshot>> {
         let state = self.lock();
         (state.snapshot.generation > generation).then(|| state.snapshot.clone())
+    }
+
+    /// The newest snapshot as a session of `format` sees it (sizes and cached facts of the
+    /// converted form). The format must have been prepared with [`use_format`]; until it
+    /// has, this is the stored form.
+    ///
+    /// [`use_format`]: Self::use_format
+    pub fn snapshot_as(&self, format: RetrievalFormat) -> Arc<Snapshot> {
+        let state = self.lock();
+        view_of(&state, format).unwrap_or_else(|| state.snapshot.clone())
+    }
+
+    /// [`snapshot_as`](Self::snapshot_as) if it is newer than `generation`.
+    pub fn newer_than_as(&self, format: RetrievalFormat, generation: u64) -> Option<Arc<Snapshot>> {
+        let state = self.lock();
+        (state.snapshot.generation > generation)
+            .then(|| view_of(&state, format).unwrap_or_else(|| state.snapshot.clone()))
+    }
+
+    /// Prepares the folder for sessions of `format`: derives the forms of the messages that
+    /// have none yet (persisted, so only the first session ever pays) and from then on keeps
+    /// them up to date as mail arrives. Blocking.
+    pub fn use_format(&self, format: RetrievalFormat) {
+        if format == RetrievalFormat::Original {
+            return;
+        }
+        let _ops = self.ops();
+        let (snapshot, metas) = {
+            let state = self.lock();
+            if state.derived.iter().any(|d| d.format() == format) {
+                return;
+            }
+            (state.snapshot.clone(), state.metas.clone())
+        };
+        let names = self.header_names();
+        let fp = self.options.fingerprint();
+        let derived = Derived::load(self.dir(), format, snapshot.uid_validity, fp).update(
+            self.dir(),
+            snapshot.uid_validity,
+            fp,
+            &metas,
+            &self.maildir,
+            &names,
+        );
+        let mut state = self.lock();
+        state.derived.push(derived);
+        rebuild_views(&mut state);
+    }
+
+    /// The bytes of a message as a session of `format` is sent them (FETCH, SEARCH).
+    pub fn read_as(&self, uid: u32, format: RetrievalFormat) -> Result<MessageBody, StoreError> {
+        if format == RetrievalFormat::Original {
+            return self.read(uid);
+        }
+        let (meta, derived) = {
+            let state = self.lock();
+            let meta = find(&state.metas, uid).cloned();
+            let derived = state.derived.iter().find(|d| d.format() == format).cloned();
+            (meta, derived)
+        };
+        match (meta, derived) {
+            (None, _) => Err(StoreError::Gone { uid }),
+            (Some(meta), Some(derived)) => derived.read(&self.maildir, &meta),
+            (Some(meta), None) => self.maildir.read(&meta),
+        }
+    }
+
+    fn header_names(&self) -> Vec<&str> {
+        self.options
+            .cached_headers
+            .iter()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Brings every format's converted forms up to date with the folder's messages; with
+    /// `reload`, first rereads them from disk (a new UIDVALIDITY). The caller holds `ops`.
+    fn derived_missing(
+        &self,
+        metas: &[MessageMeta],
+        uid_validity: u32,
+        reload: bool,
+    ) -> Vec<Derived> {
+        let current = self.lock().derived.clone();
+        if current.is_empty() {
+            return current;
+        }
+        let names = self.header_names();
+        let fp = self.options.fingerprint();
+        current
+            .into_iter()
+            .map(|d| {
+                let d = if reload {
+                    Derived::load(self.dir(), d.format(), uid_validity, fp)
+                } else {
+                    d
+                };
+                d.update(self.dir(), uid_validity, fp, metas, &self.maildir, &names)
+            })
+            .collect()
     }
 
     /// Takes `\Recent` for every new message in `snapshot` that no session has yet: the
@@ -291,6 +400,11 @@ impl SharedMailbox {
             )
         };
         let index = self.index_missing(index, &inbox.messages, inbox.uid_validity);
+        let derived = self.derived_missing(
+            &inbox.messages,
+            inbox.uid_validity,
+            first || old.uid_validity != inbox.uid_validity,
+        );
         let messages: Vec<Message> = inbox
             .messages
             .iter()
@@ -309,6 +423,8 @@ impl SharedMailbox {
         let mut state = self.lock();
         if same && !first {
             state.metas = inbox.messages;
+            // The published views keep the files they point into; later ones use these.
+            state.derived = derived;
             return Ok(());
         }
         if first {
@@ -337,8 +453,11 @@ impl SharedMailbox {
             keywords: Arc::new(keyword_names),
             messages,
             index,
+            derived: None,
         });
         state.metas = inbox.messages;
+        state.derived = derived;
+        rebuild_views(&mut state);
         drop(state);
         if !first {
             self.tell_watchers();
@@ -466,7 +585,9 @@ impl SharedMailbox {
             keywords: Arc::new(keywords.iter().map(|(_, n)| n.to_owned()).collect()),
             messages,
             index: old.index.clone(),
+            derived: None,
         });
+        rebuild_views(state);
     }
 
     /// STORE: changes the flags of these messages. Messages expunged meanwhile are skipped.
@@ -548,8 +669,13 @@ impl SharedMailbox {
         let mut state = self.lock();
         state.metas.retain(|m| !gone.contains(&m.uid));
         self.publish(&mut state, &keywords);
+        let (metas, uid_validity) = (state.metas.clone(), state.snapshot.uid_validity);
         drop(state);
         self.tell_watchers();
+        // The converted forms of what was expunged take space until the derived files are
+        // next written: let that happen now if they are worth a rewrite.
+        let derived = self.derived_missing(&metas, uid_validity, false);
+        self.lock().derived = derived;
         let mut removed: Vec<u32> = gone.into_iter().collect();
         removed.sort_unstable();
         Ok(removed)
@@ -607,6 +733,25 @@ fn find_mut(metas: &mut [MessageMeta], uid: u32) -> Option<&mut MessageMeta> {
         .binary_search_by_key(&uid, |m| m.uid)
         .ok()
         .map(|i| &mut metas[i])
+}
+
+/// The newest snapshot as `format` shows it, if that format is in use.
+fn view_of(state: &State, format: RetrievalFormat) -> Option<Arc<Snapshot>> {
+    if format == RetrievalFormat::Original {
+        return Some(state.snapshot.clone());
+    }
+    let i = state.derived.iter().position(|d| d.format() == format)?;
+    state.views.get(i).cloned()
+}
+
+/// Makes every format's view of the newest snapshot (a moment's work: no conversion, the
+/// forms are derived before a snapshot that needs them is published).
+fn rebuild_views(state: &mut State) {
+    state.views = state
+        .derived
+        .iter()
+        .map(|d| Arc::new(derived::view(&state.snapshot, &state.metas, d)))
+        .collect();
 }
 
 /// A snapshot message from the store's listing and the index.

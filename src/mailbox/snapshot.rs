@@ -12,6 +12,10 @@ use std::sync::Arc;
 use super::index::{Entry, IndexFile};
 pub use crate::store::Flags;
 
+/// A [`Message::slot`] with this bit set is a position in the snapshot's
+/// [`derived`](Snapshot::derived) index (a converted form), not in its folder index.
+pub const DERIVED_SLOT: u32 = 1 << 31;
+
 /// One message in a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message {
@@ -21,7 +25,8 @@ pub struct Message {
     pub wire_size: u64,
     /// INTERNALDATE, seconds since the epoch.
     pub internal_date: i64,
-    /// Position of the message's record in the snapshot's index, if it has one.
+    /// Position of the message's record in the snapshot's index, if it has one; with
+    /// [`DERIVED_SLOT`] set, in its derived index.
     pub slot: Option<u32>,
 }
 
@@ -40,6 +45,9 @@ pub struct Snapshot {
     /// Ascending by UID.
     pub messages: Vec<Message>,
     pub index: Arc<IndexFile>,
+    /// For a session of a retrieval format other than `original`: the converted forms its
+    /// converted messages' slots point into ([`super::derived`]).
+    pub derived: Option<Arc<IndexFile>>,
 }
 
 impl Snapshot {
@@ -53,6 +61,7 @@ impl Snapshot {
             keywords_open: true,
             messages: Vec::new(),
             index: Arc::new(IndexFile::empty()),
+            derived: None,
         }
     }
 
@@ -64,6 +73,9 @@ impl Snapshot {
     /// The cached facts of the message at `pos`, if the index has them.
     pub fn cached(&self, pos: usize) -> Option<Entry<'_>> {
         let slot = self.messages.get(pos)?.slot?;
+        if slot & DERIVED_SLOT != 0 {
+            return self.derived.as_ref()?.at((slot & !DERIVED_SLOT) as usize);
+        }
         self.index.at(slot as usize)
     }
 

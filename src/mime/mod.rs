@@ -35,6 +35,7 @@ mod bodystructure;
 mod data;
 mod envelope;
 mod header;
+mod outline;
 mod parser;
 mod rfc822;
 mod section;
@@ -42,6 +43,7 @@ mod tree;
 
 pub mod search;
 
+pub use outline::{Entity, decode_text, outline};
 pub use section::{
     SectionBytes, SectionText, header_fields, header_fields_into, section, select_header_lines,
 };

@@ -36,6 +36,7 @@ use crate::imap::{
     Session, SessionEvent as Event, Settings, StatusInfo, StoreMode,
 };
 use crate::mailbox::{IndexOptions, Registry, SharedMailbox, Watching};
+use crate::policy::RetrievalFormat;
 use crate::store::{FlagOp, Folders, NewFlags, StoreError, StoreOptions, SystemFlags};
 
 /// How often an idling client is told the server is still there.
@@ -127,12 +128,16 @@ impl ImapSettings {
 /// The account of a logged-in session.
 struct Account {
     folders: Arc<Folders>,
+    /// The MIME form messages are shown in, decided at login.
+    format: RetrievalFormat,
 }
 
 /// The selected folder, as the runtime holds it.
 struct Selection {
     watching: Watching,
     read_only: bool,
+    /// The session's retrieval format: which view of the folder it is given.
+    format: RetrievalFormat,
     /// The last generation handed to the session.
     generation: u64,
     /// How many messages this session holds `\Recent` for.
@@ -306,7 +311,7 @@ impl Driver {
         let Some(sel) = self.selection.as_mut() else {
             return false;
         };
-        let Some(snapshot) = sel.mailbox().newer_than(sel.generation) else {
+        let Some(snapshot) = sel.mailbox().newer_than_as(sel.format, sel.generation) else {
             return false;
         };
         sel.generation = snapshot.generation;
@@ -479,8 +484,11 @@ impl Driver {
         match opened {
             Ok(Ok(folders)) => {
                 self.entry.set_user(&account.user);
+                let format =
+                    account.retrieval_format(Protocol::Imap, live.config.imap.retrieval_format);
                 self.account = Some(Account {
                     folders: Arc::new(folders),
+                    format,
                 });
                 LoginReply::Ok {
                     user: account.user.clone(),
@@ -496,6 +504,12 @@ impl Driver {
 
     fn folders(&self) -> Option<Arc<Folders>> {
         self.account.as_ref().map(|a| a.folders.clone())
+    }
+
+    fn format(&self) -> RetrievalFormat {
+        self.account
+            .as_ref()
+            .map_or(RetrievalFormat::Original, |a| a.format)
     }
 
     /// Runs blocking store work on the pool.
@@ -521,14 +535,21 @@ impl Driver {
             Request::Select { mailbox, read_only } => {
                 self.selection = None;
                 let name = mailbox.as_str().to_owned();
+                let format = self.format();
                 let opened = self
-                    .blocking(move || open_shared(&registry, &folders, &name).map_err(failure))
+                    .blocking(move || {
+                        let mailbox = open_shared(&registry, &folders, &name).map_err(failure)?;
+                        // Converted forms are derived here, on the pool, before the session
+                        // is told any size.
+                        mailbox.use_format(format);
+                        Ok(mailbox)
+                    })
                     .await;
                 let mailbox = match opened {
                     Ok(m) => m,
                     Err(f) => return Reply::Selected(Err(f)),
                 };
-                let snapshot = mailbox.snapshot();
+                let snapshot = mailbox.snapshot_as(format);
                 let recent = if read_only {
                     mailbox.peek_recent(&snapshot)
                 } else {
@@ -538,6 +559,7 @@ impl Driver {
                 self.selection = Some(Selection {
                     watching,
                     read_only,
+                    format,
                     generation: snapshot.generation,
                     recent: if read_only { 0 } else { recent.len() },
                 });
@@ -701,7 +723,7 @@ impl Driver {
         let Some(sel) = &self.selection else {
             return Err(MessageError::Failed);
         };
-        sel.mailbox().read(uid).map_err(|e| match e {
+        sel.mailbox().read_as(uid, sel.format).map_err(|e| match e {
             StoreError::Gone { .. } => MessageError::Gone,
             e => {
                 tracing::warn!(uid, "cannot read message: {e}");
@@ -714,7 +736,7 @@ impl Driver {
         let Some(sel) = &self.selection else {
             return Err(SearchError::Unreadable);
         };
-        let source = Source(sel.mailbox().clone());
+        let source = Source(sel.mailbox().clone(), sel.format);
         match self.shared.store_pool.run(move || job.run(&source)).await {
             Ok(result) => result,
             Err(_) => Err(SearchError::Unreadable),
@@ -722,12 +744,13 @@ impl Driver {
     }
 }
 
-/// A folder's messages, for a search running on the pool.
-struct Source(Arc<SharedMailbox>);
+/// A folder's messages as the session's format shows them, for a search running on the
+/// pool.
+struct Source(Arc<SharedMailbox>, RetrievalFormat);
 
 impl SearchSource for Source {
     fn message(&self, uid: u32) -> Result<MessageBody, MessageError> {
-        self.0.read(uid).map_err(|e| match e {
+        self.0.read_as(uid, self.1).map_err(|e| match e {
             StoreError::Gone { .. } => MessageError::Gone,
             _ => MessageError::Failed,
         })

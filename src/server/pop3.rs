@@ -17,6 +17,8 @@ use super::sessions::Entry;
 use super::transport::{OutBuf, Transport};
 use crate::auth::{Credentials, Mechanism, PasswdDb};
 use crate::config::{Config, ListenerKind, Protocol};
+use crate::mailbox::derived::{Derived, Form};
+use crate::policy::RetrievalFormat;
 use crate::pop3::{
     Chunk, CloseReason, Event, Framer, Listing, LoginReply, Output, Session, Settings,
 };
@@ -94,6 +96,8 @@ impl Pop3Service {
 struct Maildrop {
     maildir: Arc<Maildir>,
     inbox: Inbox,
+    /// The converted forms, for a session whose retrieval format is not `original`.
+    derived: Option<Derived>,
     /// Declared after the maildrop it guards, so it is released last.
     lock: Option<SessionLock>,
     lock_touched: Instant,
@@ -322,6 +326,10 @@ async fn login(
         ..StoreOptions::default()
     };
     let lock_session = config.pop3.lock_session;
+    let format = account.retrieval_format(Protocol::Pop3, config.pop3.retrieval_format);
+    // The same cached header set as IMAP's, so that both keep one derived file per format.
+    let cached_headers = shared.imap.registry.options().cached_headers.clone();
+    let header_fingerprint = shared.imap.registry.fingerprint();
     let opened = shared
         .store_pool
         .run(move || -> Result<_, StoreError> {
@@ -332,19 +340,40 @@ async fn login(
                 None
             };
             let inbox = maildir.sync()?;
-            Ok((maildir, lock, inbox))
+            // Converted forms are derived before the client is told any size: LIST and
+            // STAT announce what RETR sends.
+            let derived = (format != RetrievalFormat::Original).then(|| {
+                let names: Vec<&str> = cached_headers.iter().map(String::as_str).collect();
+                Derived::load(&path, format, inbox.uid_validity, header_fingerprint).update(
+                    &path,
+                    inbox.uid_validity,
+                    header_fingerprint,
+                    &inbox.messages,
+                    &maildir,
+                    &names,
+                )
+            });
+            Ok((maildir, lock, inbox, derived))
         })
         .await;
     match opened {
-        Ok(Ok((maildir, lock, inbox))) => {
+        Ok(Ok((maildir, lock, inbox, derived))) => {
+            let size = |m: &crate::store::MessageMeta| match derived
+                .as_ref()
+                .and_then(|d| d.form(m.uid, m.base()))
+            {
+                Some(Form::Converted { wire_size, .. }) => wire_size,
+                _ => m.size,
+            };
             let listing = Listing {
                 user: account.user.clone(),
                 uid_validity: inbox.uid_validity,
-                messages: inbox.messages.iter().map(|m| (m.uid, m.size)).collect(),
+                messages: inbox.messages.iter().map(|m| (m.uid, size(m))).collect(),
             };
             let maildrop = Maildrop {
                 maildir: Arc::new(maildir),
                 inbox,
+                derived,
                 lock,
                 lock_touched: Instant::now(),
             };
@@ -372,7 +401,11 @@ impl Maildrop {
             .messages
             .get(index)
             .ok_or_else(|| format!("no message {}", index + 1))?;
-        self.maildir.read(meta).map_err(|e| {
+        let read = match &self.derived {
+            Some(derived) => derived.read(&self.maildir, meta),
+            None => self.maildir.read(meta),
+        };
+        read.map_err(|e| {
             tracing::warn!("cannot read message: {e}");
             match e {
                 StoreError::Gone { .. } => {
