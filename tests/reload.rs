@@ -308,6 +308,36 @@ fn sessions_are_listed_and_ended_by_user_or_address() {
 }
 
 #[test]
+fn a_reloaded_retrieval_format_applies_from_the_next_login() {
+    let s = server(Options::default());
+    let html = b"From: a@example.org\nSubject: html only\nMIME-Version: 1.0\n\
+Content-Type: text/html; charset=utf-8\n\n<html><body><p>Hello <b>there</b></p></body></html>\n";
+    s.deliver("alice", &[html.to_vec()]);
+    let retr = |pop: &mut Raw| {
+        assert!(pop.cmd("RETR 1").starts_with("+OK"));
+        String::from_utf8(pop.multiline()).unwrap()
+    };
+    let (mut before, _) = pop3_login(s.pop3, "alice", "secret");
+    assert!(retr(&mut before).contains("<b>there</b>"));
+
+    edit(
+        &s,
+        "postern.toml",
+        "[pop3]\n",
+        "[pop3]\nretrieval_format = \"text-only\"\n",
+    );
+    reload(&s).unwrap();
+    assert!(before.cmd("QUIT").starts_with("+OK"));
+    let (mut after, _) = pop3_login(s.pop3, "alice", "secret");
+    let text = retr(&mut after);
+    assert!(
+        text.contains("Hello there") && !text.contains("<b>"),
+        "{text}"
+    );
+    assert!(text.contains("Content-Type: text/plain"), "{text}");
+}
+
+#[test]
 fn an_account_login_type_tightens_its_protocol() {
     let mut opts = Options::default();
     opts.accounts.push((
