@@ -171,7 +171,8 @@ SERVER_PID=""
 start_server() { # name
     case "$1" in
         postern)
-            POSTERN_LOG=warn $POSTERN serve --config "$W/postern.toml" >/dev/null 2>>"$W/postern.log" &
+            # Reloads are logged at info: the reload rows count them.
+            POSTERN_LOG=warn,postern::server::reload=info $POSTERN serve --config "$W/postern.toml" >/dev/null 2>>"$W/postern.log" &
             SERVER_PID=$! ;;
         dovecot-*)
             dovecot -F -c "$W/$1/dovecot.conf" &
@@ -216,6 +217,10 @@ reload_rows() { # server
     kill "$reloader" 2>/dev/null || true
     wait "$reloader" 2>/dev/null || true
     stop_server
+    case "$server" in
+        postern) grep -c 'reloaded (generation' "$W/postern.log" ;;
+        *) grep -c 'SIGHUP received' "$W/$server/dovecot.log" ;;
+    esac >"$W/json/$server.reloads.txt" || true
 }
 
 SERVERS=(postern dovecot-default dovecot-perf)
@@ -224,7 +229,7 @@ if [ "$ONLY" = reload ]; then
         echo "== $server"
         reload_rows "$server"
     done
-    python3 "$ROOT/loadtest/compare_table.py" "$W/json" "${SLOW_N[@]}"
+    python3 "$ROOT/loadtest/compare_table.py" --present "$W/json" "${SLOW_N[@]}"
     exit 0
 fi
 for server in "${SERVERS[@]}"; do

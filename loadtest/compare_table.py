@@ -7,7 +7,10 @@ prints one row per measurement: each server's value and Postern / Dovecot for ea
 configuration. A missing or failed measurement prints as "-", never as a number; a figure from a run
 that counted errors is marked with "*".
 
-  compare_table.py JSON_DIR [SLOW_N ...]
+  compare_table.py [--present] JSON_DIR [SLOW_N ...]
+
+--present leaves out the rows no server has a figure for (a partial run, such as
+compare.sh --only reload).
 """
 import json
 import os
@@ -59,14 +62,27 @@ def step(r, name, key):
 def fmt(v, unit=""):
     if v is None:
         return "-"
+    if isinstance(v, int):
+        return "%d%s" % (v, unit)
     if v >= 100:
         return "%.0f%s" % (v, unit)
     return "%.2f%s" % (v, unit)
 
 
+def reloads(d, server):
+    try:
+        with open(os.path.join(d, "%s.reloads.txt" % server)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def main():
-    d = sys.argv[1]
-    slow = sys.argv[2:]
+    args = sys.argv[1:]
+    present = "--present" in args
+    args = [a for a in args if a != "--present"]
+    d = args[0]
+    slow = args[1:]
     rows = []  # (label, better, [values per server], run labels)
 
     for mode in ("plain", "tls"):
@@ -153,13 +169,18 @@ def main():
             rows.append(("IMAP TLS logins, %s, %s" % (what, unit),
                          "higher" if key == "sessions_per_sec" else "lower", vals, [label]))
 
+    rows.append(("  reloads during that run", "-", [reloads(d, s) for s in SERVERS], []))
+    if present:
+        rows = [r for r in rows if any(v is not None for v in r[2])]
+
     header = ["measurement", "better", "Postern", "Dovecot", "Dovecot perf",
               "Postern/Dovecot", "Postern/perf"]
     table = []
     for label, better, v, runs in rows:
         ratios = []
         for other in (v[1], v[2]):
-            ratios.append("%.3f" % (v[0] / other) if v[0] is not None and other else "-")
+            comparable = better != "-" and v[0] is not None and other
+            ratios.append("%.3f" % (v[0] / other) if comparable else "-")
         cells = [fmt(x) + ("*" if x is not None and flagged(d, srv, runs) else "")
                  for x, srv in zip(v, SERVERS)]
         table.append([label, better] + cells + ratios)

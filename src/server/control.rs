@@ -1,18 +1,17 @@
 //! Orders from the control side (reload, `kick`) to a worker thread: open a listener, close
 //! one, wake sessions that were marked ended.
 //!
-//! Like folder change notices (see the notify module), an order crosses threads once: it goes
-//! into the worker's crossbeam channel and the worker's control task is woken; the task then
-//! acts on its own thread, where the listeners and the sessions' wake-ups live.
+//! An order crosses threads once, through the worker's [`Inbox`]; the worker's control task
+//! then acts on its own thread, where the listeners and the sessions' wake-ups live.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
 use event_listener::Event;
 
+use super::inbox::Inbox;
 use super::sessions::Entry;
 use crate::config::ListenerKind;
 
@@ -30,30 +29,15 @@ pub(crate) enum Order {
     Wake(Vec<Arc<Entry>>),
 }
 
-struct Inbox {
-    tx: Sender<Order>,
-    rx: Receiver<Order>,
-    wake: Event,
-}
-
 /// The cross-thread side: one inbox per worker.
 pub(crate) struct Control {
-    inboxes: Vec<Inbox>,
+    inboxes: Vec<Inbox<Order>>,
 }
 
 impl Control {
     pub fn new(workers: usize) -> Arc<Control> {
         Arc::new(Control {
-            inboxes: (0..workers.max(1))
-                .map(|_| {
-                    let (tx, rx) = unbounded();
-                    Inbox {
-                        tx,
-                        rx,
-                        wake: Event::new(),
-                    }
-                })
-                .collect(),
+            inboxes: (0..workers.max(1)).map(|_| Inbox::default()).collect(),
         })
     }
 
@@ -64,23 +48,13 @@ impl Control {
     /// Sends an order to `worker`.
     pub fn send(&self, worker: usize, order: Order) {
         if let Some(inbox) = self.inboxes.get(worker) {
-            let _ = inbox.tx.send(order);
-            inbox.wake.notify(1);
+            inbox.send(order);
         }
     }
 
     /// The next orders for `worker`, waiting until there is at least one.
     pub async fn next(&self, worker: usize) -> Vec<Order> {
-        let inbox = &self.inboxes[worker];
-        loop {
-            // Listen first, then drain: an order sent between the two is not lost.
-            let listener = inbox.wake.listen();
-            let orders: Vec<Order> = inbox.rx.try_iter().collect();
-            if !orders.is_empty() {
-                return orders;
-            }
-            listener.await;
-        }
+        self.inboxes[worker].next().await
     }
 }
 

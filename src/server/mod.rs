@@ -13,6 +13,7 @@ mod blocking;
 mod conn;
 mod control;
 mod imap;
+mod inbox;
 mod limits;
 mod listener;
 mod live;

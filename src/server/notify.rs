@@ -14,21 +14,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
 use event_listener::{Event, EventListener};
 
+use super::inbox::Inbox;
 use crate::mailbox::Notify;
 
-/// One worker's inbox of changed folders.
-struct Inbox {
-    tx: Sender<u64>,
-    rx: Receiver<u64>,
-    wake: Event,
-}
-
-/// The cross-thread side: one inbox per worker.
+/// The cross-thread side: one inbox of changed folders per worker.
 pub(crate) struct Notifier {
-    inboxes: Vec<Inbox>,
+    inboxes: Vec<Inbox<u64>>,
 }
 
 /// A worker's table of local waiters, by folder id.
@@ -46,16 +39,7 @@ thread_local! {
 impl Notifier {
     pub(crate) fn new(workers: usize) -> Arc<Notifier> {
         Arc::new(Notifier {
-            inboxes: (0..workers.max(1))
-                .map(|_| {
-                    let (tx, rx) = unbounded();
-                    Inbox {
-                        tx,
-                        rx,
-                        wake: Event::new(),
-                    }
-                })
-                .collect(),
+            inboxes: (0..workers.max(1)).map(|_| Inbox::default()).collect(),
         })
     }
 
@@ -67,12 +51,9 @@ impl Notifier {
         async move {
             let inbox = &self.inboxes[worker];
             loop {
-                // Listen first, then drain: a notice sent between the two is not lost.
-                let listener = inbox.wake.listen();
-                while let Ok(id) = inbox.rx.try_recv() {
+                for id in inbox.next().await {
                     local.wake(id);
                 }
-                listener.await;
             }
         }
     }
@@ -110,8 +91,7 @@ impl Local {
 impl Notify for Notifier {
     fn changed(&self, worker: usize, mailbox: u64) {
         if let Some(inbox) = self.inboxes.get(worker) {
-            let _ = inbox.tx.send(mailbox);
-            inbox.wake.notify(1);
+            inbox.send(mailbox);
         }
     }
 }

@@ -68,7 +68,7 @@ async fn serve_until_drained(
         ) {
             Ok(l) => {
                 let switch = local.add(id);
-                let count = AcceptLoop::enter(&accepting);
+                let count = Counted::enter(&accepting);
                 compio::runtime::spawn(accept_loop(
                     index,
                     kind,
@@ -111,7 +111,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     live: Rc<Cell<usize>>,
     switch: Rc<StopSwitch>,
-    _count: AcceptLoop,
+    _count: Counted,
 ) {
     loop {
         let accept = pin!(listener.accept());
@@ -122,7 +122,7 @@ async fn accept_loop(
         match select(accept, stop).await {
             Either::Left((Ok((stream, peer)), _)) => {
                 let shared = shared.clone();
-                let live = LiveSession::enter(&live);
+                let live = Counted::enter(&live);
                 compio::runtime::spawn(async move {
                     super::conn::serve(worker, kind, stream, peer, shared).await;
                     drop(live);
@@ -142,33 +142,18 @@ async fn accept_loop(
     let _ = listener.close().await;
 }
 
-/// Counts a running accept loop, so the worker does not finish before its sockets are closed.
-struct AcceptLoop(Rc<Cell<usize>>);
+/// Counts something on its worker (a session, an accept loop) for as long as it exists, even
+/// if its task panics, so the worker does not finish before it has.
+struct Counted(Rc<Cell<usize>>);
 
-impl AcceptLoop {
-    fn enter(count: &Rc<Cell<usize>>) -> AcceptLoop {
+impl Counted {
+    fn enter(count: &Rc<Cell<usize>>) -> Counted {
         count.set(count.get() + 1);
-        AcceptLoop(count.clone())
+        Counted(count.clone())
     }
 }
 
-impl Drop for AcceptLoop {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
-    }
-}
-
-/// Counts a session on its worker for as long as it exists, even if its task panics.
-struct LiveSession(Rc<Cell<usize>>);
-
-impl LiveSession {
-    fn enter(count: &Rc<Cell<usize>>) -> LiveSession {
-        count.set(count.get() + 1);
-        LiveSession(count.clone())
-    }
-}
-
-impl Drop for LiveSession {
+impl Drop for Counted {
     fn drop(&mut self) {
         self.0.set(self.0.get() - 1);
     }
