@@ -245,21 +245,7 @@ impl Derived {
                 None
             }
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if metas.len() < PARALLEL || threads < 2 {
-            return metas.iter().filter_map(one).collect();
-        }
-        let chunk = metas.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = metas
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().filter_map(one).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        })
+        super::parallel::filter_map(metas, PARALLEL, one)
     }
 }
 

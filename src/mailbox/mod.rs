@@ -6,6 +6,7 @@
 
 pub mod derived;
 pub mod index;
+mod parallel;
 pub mod registry;
 pub mod shared;
 pub mod snapshot;

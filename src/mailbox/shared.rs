@@ -534,21 +534,7 @@ impl SharedMailbox {
                 None
             }
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if work.len() < PARALLEL_INDEXING || threads < 2 {
-            return work.iter().filter_map(one).collect();
-        }
-        let chunk = work.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = work
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().filter_map(one).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        })
+        super::parallel::filter_map(work, PARALLEL_INDEXING, one)
     }
 
     fn tell_watchers(&self) {
