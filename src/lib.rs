@@ -18,6 +18,7 @@ pub mod mailbox;
 pub mod mime;
 pub mod policy;
 pub mod pop3;
+pub mod proxy;
 pub mod quote;
 pub mod server;
 pub mod store;
