@@ -19,6 +19,8 @@ pub enum LoadError {
 /// What a configuration's files contain, loaded and checked.
 pub struct Loaded {
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// With `[proxy]`: the roots that backend certificates are verified against.
+    pub proxy_tls: Option<Arc<rustls::ClientConfig>>,
     pub accounts: PasswdDb,
 }
 
@@ -30,5 +32,14 @@ pub fn load_files(config: &Config) -> Result<Loaded, LoadError> {
         .map(crate::tls::server_config)
         .transpose()?;
     let accounts = PasswdDb::load(&config.auth.passwd_file)?;
-    Ok(Loaded { tls, accounts })
+    let proxy_tls = config
+        .proxy
+        .as_ref()
+        .map(|p| crate::tls::client_config(p.backend_ca.as_deref()))
+        .transpose()?;
+    Ok(Loaded {
+        tls,
+        proxy_tls,
+        accounts,
+    })
 }

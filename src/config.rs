@@ -48,6 +48,66 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Front-proxy settings, for `*-proxy` listeners.
+    #[serde(default)]
+    pub proxy: Option<ProxyConfig>,
+}
+
+/// Who checks a proxied client's password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordCheck {
+    /// The backend, by the login the proxy makes there with the client's credentials.
+    #[default]
+    Backend,
+    /// Postern's passwd-file first; then the backend login (often as a master user).
+    Local,
+}
+
+/// `[proxy]`: where proxied users go and how the proxy logs in there.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The IMAP backend for every user (`host:port`).
+    pub imap_backend: Option<String>,
+    /// The POP3 backend for every user (`host:port`).
+    pub pop3_backend: Option<String>,
+    /// How to reach the backends.
+    #[serde(default = "default_backend_tls")]
+    pub backend_tls: crate::proxy::BackendTls,
+    /// CA certificates (PEM) that backend certificates must chain to; the system's bundle
+    /// when absent.
+    #[serde(default)]
+    pub backend_ca: Option<PathBuf>,
+    #[serde(with = "duration", default = "default_proxy_connect_timeout")]
+    pub connect_timeout: Duration,
+    #[serde(with = "duration", default = "default_proxy_login_timeout")]
+    pub login_timeout: Duration,
+    #[serde(default)]
+    pub check_password: PasswordCheck,
+    /// Log in to backends as this master user on behalf of the client (SASL PLAIN with the
+    /// client's name as the authorization identity), instead of with the client's password.
+    #[serde(default)]
+    pub master_user: Option<String>,
+    #[serde(default)]
+    pub master_password: Option<String>,
+    /// Tell the backend the client's real address (IMAP `ID` x-originating-ip, POP3
+    /// `XCLIENT`), as Dovecot backends accept from `login_trusted_networks`.
+    #[serde(default = "default_true")]
+    pub forward_client_ip: bool,
+}
+
+fn default_backend_tls() -> crate::proxy::BackendTls {
+    crate::proxy::BackendTls::Plain
+}
+fn default_proxy_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_proxy_login_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_true() -> bool {
+    true
 }
 
 /// `[admin]`: the administration socket that `postern who`, `kick` and `reload` talk to.
@@ -360,6 +420,18 @@ pub enum ListenerKind {
     Imap,
     /// IMAP inside implicit TLS (port 993).
     Imaps,
+    /// Front proxy for IMAP (plain with STARTTLS): log in, then relay to the user's backend.
+    #[serde(rename = "imap-proxy")]
+    ImapProxy,
+    /// Front proxy for IMAP inside implicit TLS.
+    #[serde(rename = "imaps-proxy")]
+    ImapsProxy,
+    /// Front proxy for POP3 (plain with STLS).
+    #[serde(rename = "pop3-proxy")]
+    Pop3Proxy,
+    /// Front proxy for POP3 inside implicit TLS.
+    #[serde(rename = "pop3s-proxy")]
+    Pop3sProxy,
 }
 
 /// The protocol a listener speaks, whatever its transport.
@@ -371,14 +443,22 @@ pub enum Protocol {
 
 impl ListenerKind {
     pub fn implicit_tls(self) -> bool {
-        matches!(self, ListenerKind::Pop3s | ListenerKind::Imaps)
+        use ListenerKind::*;
+        matches!(self, Pop3s | Imaps | Pop3sProxy | ImapsProxy)
     }
 
     pub fn protocol(self) -> Protocol {
+        use ListenerKind::*;
         match self {
-            ListenerKind::Pop3 | ListenerKind::Pop3s => Protocol::Pop3,
-            ListenerKind::Imap | ListenerKind::Imaps => Protocol::Imap,
+            Pop3 | Pop3s | Pop3Proxy | Pop3sProxy => Protocol::Pop3,
+            Imap | Imaps | ImapProxy | ImapsProxy => Protocol::Imap,
         }
+    }
+
+    /// Does this listener relay to backends instead of serving mail itself?
+    pub fn is_proxy(self) -> bool {
+        use ListenerKind::*;
+        matches!(self, Pop3Proxy | Pop3sProxy | ImapProxy | ImapsProxy)
     }
 
     pub fn name(self) -> &'static str {
@@ -387,6 +467,10 @@ impl ListenerKind {
             ListenerKind::Pop3s => "pop3s",
             ListenerKind::Imap => "imap",
             ListenerKind::Imaps => "imaps",
+            ListenerKind::ImapProxy => "imap-proxy",
+            ListenerKind::ImapsProxy => "imaps-proxy",
+            ListenerKind::Pop3Proxy => "pop3-proxy",
+            ListenerKind::Pop3sProxy => "pop3s-proxy",
         }
     }
 }
@@ -448,6 +532,9 @@ impl Config {
         if let Some(socket) = &mut self.admin.socket {
             fix(socket);
         }
+        if let Some(ca) = self.proxy.as_mut().and_then(|p| p.backend_ca.as_mut()) {
+            fix(ca);
+        }
         if let Some(tls) = &mut self.tls {
             fix(&mut tls.cert);
             fix(&mut tls.key);
@@ -470,6 +557,7 @@ impl Config {
                 ));
             }
         }
+        self.validate_proxy()?;
         if self.pop3.idle_timeout < Duration::from_secs(600) {
             return Err((
                 "pop3.idle_timeout",
@@ -510,6 +598,43 @@ impl Config {
         }
         if self.mail.location.is_empty() {
             return Err(("mail.location", "must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_proxy(&self) -> Result<(), (&'static str, String)> {
+        for l in self.listeners.iter().filter(|l| l.kind.is_proxy()) {
+            let Some(proxy) = &self.proxy else {
+                return Err((
+                    "proxy",
+                    format!("a {} listener needs a [proxy] section", l.kind.name()),
+                ));
+            };
+            let (backend, key) = match l.kind.protocol() {
+                Protocol::Imap => (&proxy.imap_backend, "proxy.imap_backend"),
+                Protocol::Pop3 => (&proxy.pop3_backend, "proxy.pop3_backend"),
+            };
+            if backend.is_none() {
+                return Err((key, format!("required by the {} listener", l.kind.name())));
+            }
+        }
+        if let Some(proxy) = &self.proxy {
+            for (backend, key) in [
+                (&proxy.imap_backend, "proxy.imap_backend"),
+                (&proxy.pop3_backend, "proxy.pop3_backend"),
+            ] {
+                if let Some(b) = backend
+                    && crate::proxy::route::parse_host_port(b).is_none()
+                {
+                    return Err((key, format!("{b:?} is not host:port")));
+                }
+            }
+            if proxy.master_user.is_some() != proxy.master_password.is_some() {
+                return Err((
+                    "proxy.master_password",
+                    "master_user and master_password go together".into(),
+                ));
+            }
         }
         Ok(())
     }

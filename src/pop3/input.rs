@@ -80,6 +80,27 @@ impl LineReader {
     }
 
     /// Forgets everything buffered, complete or not.
+    /// Everything received and not yet read as commands, for a proxy handing the connection
+    /// to a backend: complete lines (with CRLF) and the partial one. `None` if a line was
+    /// too long (its bytes are gone).
+    pub(super) fn take_raw(&mut self) -> Option<Vec<u8>> {
+        let mut raw = Vec::new();
+        for line in self.ready.drain(..) {
+            match line {
+                Line::Complete(bytes) => {
+                    raw.extend_from_slice(&bytes);
+                    raw.extend_from_slice(b"\r\n");
+                }
+                Line::TooLong => return None,
+            }
+        }
+        if self.discarding {
+            return None;
+        }
+        raw.append(&mut self.partial);
+        Some(raw)
+    }
+
     pub(super) fn clear(&mut self) {
         self.partial.clear();
         self.discarding = false;

@@ -61,6 +61,9 @@ pub enum Event {
 pub enum LoginReply {
     /// Authenticated and the maildrop is open.
     Ok(Listing),
+    /// Proxy mode: the backend accepted the login. The client gets `+OK` and the session
+    /// hands the connection over (see [`Session::take_unread`]).
+    Proxied,
     /// Wrong credentials or no such user.
     Failed,
     /// The credentials were right but POP3 access is turned off for the account. Only ever
@@ -195,6 +198,12 @@ impl Session {
         matches!(self.state, State::Closed)
     }
 
+    /// After [`LoginReply::Proxied`]: the client's bytes not yet read as commands, which
+    /// belong to the backend. `None` if some were lost to an over-long line.
+    pub fn take_unread(&mut self) -> Option<Vec<u8>> {
+        self.input.take_raw()
+    }
+
     /// The RFC 1939 state, for logs.
     pub fn state_name(&self) -> &'static str {
         match self.state {
@@ -221,6 +230,12 @@ impl Session {
                 self.user = Some(listing.user.clone());
                 self.state = State::Transaction(Maildrop::new(listing));
                 self.ok(response::LOGGED_IN);
+            }
+            LoginReply::Proxied => {
+                self.ok(response::LOGGED_IN);
+                // Keep the input: whatever the client pipelined is the backend's now.
+                self.state = State::Closed;
+                self.awaiting = None;
             }
             LoginReply::Failed => self.fail(response::AUTH_FAILED),
             LoginReply::Disabled => self.fail(response::ACCOUNT_DISABLED),

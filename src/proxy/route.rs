@@ -77,3 +77,32 @@ pub enum RouteError {
     #[error("route source unavailable: {0}")]
     Unavailable(String),
 }
+
+/// `host:port` or `[v6]:port` into its parts.
+pub fn parse_host_port(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port: u16 = port.parse().ok()?;
+    (!host.is_empty() && port != 0).then(|| (host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_port() {
+        use super::parse_host_port as p;
+        assert_eq!(p("127.0.0.1:143"), Some(("127.0.0.1".into(), 143)));
+        assert_eq!(p("[::1]:993"), Some(("::1".into(), 993)));
+        assert_eq!(
+            p("mail.example.org:110"),
+            Some(("mail.example.org".into(), 110))
+        );
+        assert_eq!(p("nohost"), None);
+        assert_eq!(p(":143"), None);
+        assert_eq!(p("a:0"), None);
+        assert_eq!(p("a:99999"), None);
+    }
+}

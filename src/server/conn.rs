@@ -11,7 +11,7 @@ use compio::net::TcpStream;
 use super::Shared;
 use super::limits::Refusal;
 use super::transport::{OutBuf, Transport};
-use crate::config::ListenerKind;
+use crate::config::{ListenerKind, Protocol};
 
 /// How long a refused client gets to finish a TLS handshake so it can read why it was refused.
 const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,12 +60,18 @@ pub(crate) async fn serve(
         entry.set_tls();
     }
     tracing::debug!(worker, %peer, kind = kind.name(), sni = transport.sni(), "connected");
-    match kind {
-        ListenerKind::Pop3 | ListenerKind::Pop3s => {
+    match (kind.protocol(), kind.is_proxy()) {
+        (Protocol::Pop3, false) => {
             super::pop3::drive(worker, kind, transport, peer, &shared, entry).await
         }
-        ListenerKind::Imap | ListenerKind::Imaps => {
+        (Protocol::Imap, false) => {
             super::imap::drive(worker, kind, transport, peer, &shared, entry).await
+        }
+        (Protocol::Pop3, true) => {
+            super::proxy::pop3::drive(kind, transport, peer, &shared, entry).await
+        }
+        (Protocol::Imap, true) => {
+            super::proxy::imap::drive(kind, transport, peer, &shared, entry).await
         }
     }
     drop(registration);
@@ -86,17 +92,17 @@ async fn refuse(kind: ListenerKind, mut transport: Transport, refusal: Refusal, 
             return;
         }
     }
-    let text: &[u8] = match (kind, refusal) {
-        (ListenerKind::Pop3 | ListenerKind::Pop3s, Refusal::TooManyTotal) => {
+    let text: &[u8] = match (kind.protocol(), refusal) {
+        (Protocol::Pop3, Refusal::TooManyTotal) => {
             b"-ERR [SYS/TEMP] Too many connections to this server, try again later.\r\n"
         }
-        (ListenerKind::Pop3 | ListenerKind::Pop3s, Refusal::TooManyFromIp) => {
+        (Protocol::Pop3, Refusal::TooManyFromIp) => {
             b"-ERR [SYS/TEMP] Too many connections from your IP address.\r\n"
         }
-        (ListenerKind::Imap | ListenerKind::Imaps, Refusal::TooManyTotal) => {
+        (Protocol::Imap, Refusal::TooManyTotal) => {
             b"* BYE [UNAVAILABLE] Too many connections to this server, try again later.\r\n"
         }
-        (ListenerKind::Imap | ListenerKind::Imaps, Refusal::TooManyFromIp) => {
+        (Protocol::Imap, Refusal::TooManyFromIp) => {
             b"* BYE [UNAVAILABLE] Too many connections from your IP address.\r\n"
         }
     };

@@ -55,6 +55,22 @@ pub(crate) struct ImapSettings {
     plain: Arc<Settings>,
     /// For implicit-TLS listeners.
     implicit: Arc<Settings>,
+    /// For proxy listeners, plain and implicit-TLS: only mechanisms that carry the password,
+    /// since the proxy must log in to the backend with it.
+    pub(super) proxy_plain: Arc<Settings>,
+    pub(super) proxy_implicit: Arc<Settings>,
+}
+
+impl ImapSettings {
+    /// The settings for a connection on a `kind` listener.
+    pub(super) fn for_listener(&self, kind: crate::config::ListenerKind) -> Arc<Settings> {
+        match (kind.is_proxy(), kind.implicit_tls()) {
+            (false, false) => self.plain.clone(),
+            (false, true) => self.implicit.clone(),
+            (true, false) => self.proxy_plain.clone(),
+            (true, true) => self.proxy_implicit.clone(),
+        }
+    }
 }
 
 impl ImapService {
@@ -118,7 +134,15 @@ impl ImapSettings {
             starttls_offered: false,
             ..settings.clone()
         };
+        let password_only = |s: &Settings| {
+            let mut s = s.clone();
+            s.sasl
+                .retain(|m| matches!(m, Mechanism::Plain | Mechanism::Login));
+            Arc::new(s)
+        };
         ImapSettings {
+            proxy_plain: password_only(&settings),
+            proxy_implicit: password_only(&implicit),
             plain: Arc::new(settings),
             implicit: Arc::new(implicit),
         }
@@ -166,11 +190,7 @@ pub(crate) async fn drive(
     entry: &Arc<Entry>,
 ) {
     let live = shared.live();
-    let settings = if kind.implicit_tls() {
-        live.imap.implicit.clone()
-    } else {
-        live.imap.plain.clone()
-    };
+    let settings = live.imap.for_listener(kind);
     let mut session = Session::new(
         settings,
         transport.is_tls(),
@@ -987,7 +1007,7 @@ fn system_time(d: DateTime) -> SystemTime {
 
 /// Writes all queued session output: protocol text, message bytes straight from their maps
 /// when already in wire form, and converted pieces otherwise, in vectored batches.
-async fn flush(
+pub(super) async fn flush(
     batch: &mut Batch,
     session: &mut Session,
     transport: &mut Transport,

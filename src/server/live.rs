@@ -18,6 +18,8 @@ use crate::config::Config;
 pub(crate) struct Live {
     pub config: Config,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How the proxy verifies its backends' certificates (with `[proxy]`).
+    pub proxy_tls: Option<Arc<rustls::ClientConfig>>,
     pub hostname: String,
     pub pop3: super::pop3::Pop3Settings,
     pub imap: super::imap::ImapSettings,
@@ -28,6 +30,7 @@ impl Live {
     pub fn build(
         config: Config,
         tls: Option<Arc<rustls::ServerConfig>>,
+        proxy_tls: Option<Arc<rustls::ClientConfig>>,
         accounts: &PasswdDb,
     ) -> Live {
         let hostname = if config.server.hostname.is_empty() {
@@ -40,6 +43,7 @@ impl Live {
         Live {
             config,
             tls,
+            proxy_tls,
             hostname,
             pop3,
             imap,

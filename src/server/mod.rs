@@ -20,6 +20,7 @@ mod live;
 mod login;
 mod notify;
 mod pop3;
+mod proxy;
 mod reload;
 pub mod sdnotify;
 mod sessions;
@@ -202,7 +203,11 @@ impl ServerHandle {
 
 /// Loads accounts and certificates, binds every listener on every worker and starts serving.
 pub fn start(config: Config) -> Result<ServerHandle, StartError> {
-    let crate::check::Loaded { tls, accounts: db } = crate::check::load_files(&config)?;
+    let crate::check::Loaded {
+        tls,
+        proxy_tls,
+        accounts: db,
+    } = crate::check::load_files(&config)?;
     let auth = Arc::new(Authenticator::new(
         db,
         AuthSettings {
@@ -250,7 +255,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let notifier = notify::Notifier::new(workers);
     let imap = imap::ImapService::new(&config, notifier.clone(), workers);
     start_watcher(&imap.registry, &store_pool);
-    let live = live::Live::build(config.clone(), tls, &auth.db());
+    let live = live::Live::build(config.clone(), tls, proxy_tls, &auth.db());
     let addrs: Vec<_> = active.iter().map(|a| (a.config.kind, a.bound)).collect();
     let shared = Arc::new(Shared {
         limits: ConnectionLimits::new(

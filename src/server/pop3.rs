@@ -40,6 +40,22 @@ pub(crate) struct Pop3Settings {
     plain: Arc<Settings>,
     /// For implicit-TLS listeners.
     implicit: Arc<Settings>,
+    /// For proxy listeners, plain and implicit-TLS: only mechanisms that carry the password,
+    /// since the proxy must log in to the backend with it.
+    pub(super) proxy_plain: Arc<Settings>,
+    pub(super) proxy_implicit: Arc<Settings>,
+}
+
+impl Pop3Settings {
+    /// The settings for a connection on a `kind` listener.
+    pub(super) fn for_listener(&self, kind: crate::config::ListenerKind) -> Arc<Settings> {
+        match (kind.is_proxy(), kind.implicit_tls()) {
+            (false, false) => self.plain.clone(),
+            (false, true) => self.implicit.clone(),
+            (true, false) => self.proxy_plain.clone(),
+            (true, true) => self.proxy_implicit.clone(),
+        }
+    }
 }
 
 impl Pop3Settings {
@@ -65,7 +81,17 @@ impl Pop3Settings {
             stls_offered: false,
             ..settings.clone()
         };
+        let password_only = |s: &Settings| {
+            let mut s = s.clone();
+            s.sasl
+                .retain(|m| matches!(m, Mechanism::Plain | Mechanism::Login));
+            // APOP proves the password without revealing it: nothing to log in with.
+            s.apop = false;
+            Arc::new(s)
+        };
         Pop3Settings {
+            proxy_plain: password_only(&settings),
+            proxy_implicit: password_only(&implicit),
             plain: Arc::new(settings),
             implicit: Arc::new(implicit),
         }
@@ -113,11 +139,7 @@ pub(crate) async fn drive(
     entry: &Entry,
 ) {
     let live = shared.live();
-    let settings = if kind.implicit_tls() {
-        live.pop3.implicit.clone()
-    } else {
-        live.pop3.plain.clone()
-    };
+    let settings = live.pop3.for_listener(kind);
     let mut session = Session::new(
         settings,
         transport.is_tls(),
@@ -254,7 +276,7 @@ pub(crate) async fn drive(
 
 /// Writes all queued session output: protocol text, message bodies straight from their maps,
 /// and framed (converted) pieces of bodies, in vectored batches.
-async fn flush(
+pub(super) async fn flush(
     batch: &mut Batch,
     session: &mut Session,
     transport: &mut Transport,

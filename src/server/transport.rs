@@ -1,4 +1,6 @@
-//! One client connection's byte pipe: a TCP socket on io_uring, optionally wrapped in TLS.
+//! One connection's byte pipe: a TCP socket on io_uring, optionally wrapped in TLS. Usually
+//! a client's connection (Postern the TLS server); in proxy mode also the connection to a
+//! backend (Postern the TLS client).
 //!
 //! Protocol sessions never see this type; the session drivers move bytes between it and the
 //! sans-IO state machines. TLS is rustls used as a state machine too: ciphertext is read
@@ -70,7 +72,7 @@ impl IoBuf for OutBuf {
 /// A client connection, plain or TLS.
 pub struct Transport {
     tcp: TcpStream,
-    tls: Option<Box<rustls::ServerConnection>>,
+    tls: Option<Box<rustls::Connection>>,
     /// The connection's own read buffer, used only when the worker's buffer ring is empty;
     /// taken while such a read is in flight, released when the connection goes idle.
     rbuf: Vec<u8>,
@@ -104,12 +106,30 @@ impl Transport {
 
     /// The negotiated SNI name, if any.
     pub fn sni(&self) -> Option<&str> {
-        self.tls.as_ref().and_then(|t| t.server_name())
+        match self.tls.as_deref() {
+            Some(rustls::Connection::Server(s)) => s.server_name(),
+            _ => None,
+        }
     }
 
     /// Runs the server side of a TLS handshake on this connection.
     pub async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
         let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+        self.handshake(conn.into()).await
+    }
+
+    /// Runs the client side of a TLS handshake (a proxy's backend connection), verifying the
+    /// server's certificate for `name` as `config` says.
+    pub async fn connect_tls(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls_pki_types::ServerName<'static>,
+    ) -> io::Result<()> {
+        let conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
+        self.handshake(conn.into()).await
+    }
+
+    async fn handshake(&mut self, conn: rustls::Connection) -> io::Result<()> {
         self.tls = Some(Box::new(conn));
         loop {
             self.flush_tls().await?;

@@ -118,6 +118,19 @@ impl DovecotServer {
         password: &str,
         protocols: &[&str],
     ) -> DovecotServer {
+        DovecotServer::start_with(maildir_root, user, password, protocols, None, "")
+    }
+
+    /// [`start`](Self::start) with TLS (`cert`/`key` PEM files: `ssl = yes`, and the
+    /// implicit-TLS ports `imaps`/`pop3s` listen too) and `extra` configuration lines.
+    pub fn start_with(
+        maildir_root: &Path,
+        user: &str,
+        password: &str,
+        protocols: &[&str],
+        tls: Option<(&Path, &Path)>,
+        extra: &str,
+    ) -> DovecotServer {
         let bin = dovecot_binary();
         let (who, root) = identity();
         let dir = tempfile::tempdir().unwrap();
@@ -138,17 +151,33 @@ impl DovecotServer {
         for &proto in protocols {
             let port = free_port();
             ports.push((proto.to_owned(), port));
+            let tls_port = match tls {
+                Some(_) => {
+                    let p = free_port();
+                    ports.push((format!("{proto}s"), p));
+                    p
+                }
+                None => 0,
+            };
             services.push_str(&format!(
                 "service {proto}-login {{\n  chroot =\n  inet_listener {proto} {{\n    \
                  address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener {proto}s {{\n    \
-                 port = 0\n  }}\n}}\n"
+                 address = 127.0.0.1\n    port = {tls_port}\n  }}\n}}\n"
             ));
         }
+        let ssl = match tls {
+            Some((cert, key)) => format!(
+                "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                cert.display(),
+                key.display()
+            ),
+            None => "ssl = no\n".to_owned(),
+        };
         let config = format!(
             "base_dir = {d}/run\n\
              state_dir = {d}/state\n\
              log_path = {d}/dovecot.log\n\
-             ssl = no\n\
+             {ssl}\
              disable_plaintext_auth = no\n\
              auth_mechanisms = plain login\n\
              protocols = {protocols}\n\
@@ -165,7 +194,8 @@ impl DovecotServer {
              passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
              userdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
              {services}\
-             {unchrooted}",
+             {unchrooted}\
+             {extra}\n",
             unchrooted = ["anvil", "ipc", "old-stats", "aggregator"]
                 .iter()
                 .map(|s| format!("service {s} {{\n  chroot =\n}}\n"))

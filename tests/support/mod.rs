@@ -30,6 +30,8 @@ pub struct Options {
     pub tls_extra: String,
     pub imap_login_type: &'static str,
     pub extra_imap: String,
+    /// Appended to the config file: more `[[listener]]`s, a `[proxy]` table.
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             tls_extra: String::new(),
             imap_login_type: "plaintext",
             extra_imap: String::new(),
+            extra_config: String::new(),
         }
     }
 }
@@ -238,6 +241,7 @@ address = "127.0.0.1:0"
 [[listener]]
 kind = "imaps"
 address = "127.0.0.1:0"
+{extra_config}
 "#,
         workers = opts.workers,
         extra_server = opts.extra_server,
@@ -249,6 +253,7 @@ address = "127.0.0.1:0"
         tls_extra = opts.tls_extra,
         imap_login_type = opts.imap_login_type,
         extra_imap = opts.extra_imap,
+        extra_config = opts.extra_config,
     );
     let path = dir.join("postern.toml");
     fs::write(&path, config).unwrap();

@@ -220,6 +220,22 @@ impl CommandReader {
         *self = CommandReader::new(self.limits.clone());
     }
 
+    /// The raw bytes not yet consumed as commands, for a proxy that hands the connection to a
+    /// backend. `None` where bytes already went elsewhere: an APPEND message being
+    /// collected, or input being skipped.
+    pub fn take_raw(&mut self) -> Option<Vec<u8>> {
+        let intact = matches!(
+            self.state,
+            State::Line | State::Literal { message: false, .. }
+        );
+        if !intact || self.cmd.message.is_some() {
+            return None;
+        }
+        let raw = self.buf[self.head..].to_vec();
+        *self = CommandReader::new(self.limits.clone());
+        Some(raw)
+    }
+
     /// Frees the buffer when it holds nothing still to be read: an idle connection keeps no
     /// input buffer of its own.
     pub fn release(&mut self) {

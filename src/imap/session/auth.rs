@@ -170,6 +170,12 @@ impl Session {
                 let caps = self.offer().capabilities(true);
                 self.ok(&tag, &format!("[CAPABILITY {caps}] Logged in"));
             }
+            LoginReply::Proxied { capability } => {
+                self.ok(&tag, &format!("[CAPABILITY {capability}] Logged in"));
+                // Stop reading commands, but keep what the client pipelined for the backend.
+                self.finished = true;
+                self.phase = Phase::Logout;
+            }
             LoginReply::Failed => {
                 self.no(&tag, Some("AUTHENTICATIONFAILED"), "Authentication failed.");
                 self.count_bad();

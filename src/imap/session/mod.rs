@@ -204,6 +204,10 @@ pub enum Reply {
 pub enum LoginReply {
     /// Authenticated, and the account's mail is reachable.
     Ok { user: String },
+    /// Proxy mode: the backend accepted the login. The client is told the backend's
+    /// capabilities and the session hands the connection over (see
+    /// [`Session::take_unread`]): from here on bytes are relayed, not parsed.
+    Proxied { capability: String },
     /// Wrong credentials or no such user.
     Failed,
     /// The password was right but IMAP is switched off for this account. Only ever sent
@@ -469,6 +473,14 @@ impl Session {
         self.phase = Phase::Logout;
         self.pending = None;
         self.reader.clear();
+    }
+
+    /// After [`LoginReply::Proxied`]: the client's bytes received but not yet read as
+    /// commands (pipelined after the login), which belong to the backend now. `None` if the
+    /// reader is inside a literal it has already partly taken apart, which cannot be handed
+    /// on intact; the connection must then be closed.
+    pub fn take_unread(&mut self) -> Option<Vec<u8>> {
+        self.reader.take_raw()
     }
 
     /// Frees what an idle session does not need.

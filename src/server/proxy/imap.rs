@@ -1,0 +1,355 @@
+//! The IMAP front proxy: Postern's own session until login, then the backend's.
+//!
+//! The login at the backend follows what Dovecot's own proxy does, so a Dovecot backend
+//! treats the session as coming from the client: the greeting, STARTTLS if configured, an
+//! `ID` carrying `x-originating-ip`/`x-originating-port` (honoured by Dovecot for proxies in
+//! its `login_trusted_networks`), then `AUTHENTICATE PLAIN` with the client's credentials (or
+//! a master user's, with the client's name as the authorization identity). The client is then
+//! told the backend's own capabilities in the tagged OK, as RFC 3501 allows, because those are
+//! what it will be talking to.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+
+use super::{BackendConn, BackendError, RelayEnd};
+use crate::auth::Credentials;
+use crate::config::{ListenerKind, PasswordCheck, Protocol};
+use crate::imap::{CloseReason, LoginReply, Session, SessionEvent as Event};
+use crate::proxy::{BackendTls, LookupRequest, RouteError};
+use crate::server::Shared;
+use crate::server::batch::Batch;
+use crate::server::login::Verified;
+use crate::server::sessions::Entry;
+use crate::server::transport::Transport;
+
+/// Runs one proxied IMAP connection to its end.
+pub(crate) async fn drive(
+    kind: ListenerKind,
+    mut transport: Transport,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    entry: &Arc<Entry>,
+) {
+    let live = shared.live();
+    let mut session = Session::new(
+        live.imap.for_listener(kind),
+        transport.is_tls(),
+        crate::server::login::challenge(&live.hostname),
+    );
+    let preauth_deadline = Instant::now() + live.config.server.preauth_timeout;
+    let mut out = Batch::default();
+    let mut attempts = 0u32;
+    loop {
+        while let Some(event) = session.poll() {
+            match event {
+                Event::Login(creds) => {
+                    attempts += 1;
+                    let user = creds.user().to_owned();
+                    match login(creds, peer, entry.tls(), attempts, shared).await {
+                        Ok(backend) => {
+                            tracing::info!(%peer, user, "imap proxy login");
+                            entry.set_user(&user);
+                            session.on_login(LoginReply::Proxied {
+                                capability: backend.capability.clone(),
+                            });
+                            let idle = live.config.imap.idle_timeout;
+                            if crate::server::imap::flush(
+                                &mut out,
+                                &mut session,
+                                &mut transport,
+                                idle,
+                                shared,
+                            )
+                            .await
+                            .is_err()
+                            {
+                                return;
+                            }
+                            let Some(pipelined) = session.take_unread() else {
+                                tracing::info!(%peer, "pipelined literal across the login: closing");
+                                return;
+                            };
+                            drop(session);
+                            out.release();
+                            let (mut backend_transport, early) = backend.conn.into_parts();
+                            let end = super::relay(
+                                &mut transport,
+                                &mut backend_transport,
+                                pipelined,
+                                early,
+                                shared,
+                                entry,
+                            )
+                            .await;
+                            if end == RelayEnd::BackendClosed {
+                                tracing::info!(%peer, user, "backend closed the session");
+                            }
+                            if end == RelayEnd::Ended {
+                                let bye =
+                                    b"* BYE [UNAVAILABLE] Disconnected by the administrator.\r\n";
+                                let _ = transport
+                                    .write_batch(vec![crate::server::transport::OutBuf::Bytes(
+                                        bye.to_vec(),
+                                    )])
+                                    .await;
+                            }
+                            backend_transport.close().await;
+                            transport.close().await;
+                            return;
+                        }
+                        Err(reply) => {
+                            tracing::info!(%peer, user, reply = ?reply, "imap proxy login failed");
+                            session.on_login(reply);
+                        }
+                    }
+                }
+                Event::StartTls => {
+                    let idle = live.config.imap.idle_timeout;
+                    if crate::server::imap::flush(
+                        &mut out,
+                        &mut session,
+                        &mut transport,
+                        idle,
+                        shared,
+                    )
+                    .await
+                    .is_err()
+                    {
+                        return;
+                    }
+                    let config = shared.live().tls.clone().or_else(|| live.tls.clone());
+                    let Some(config) = config else { return };
+                    let timeout = preauth_deadline.saturating_duration_since(Instant::now());
+                    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
+                    match entry.unless_ended(&shared.shutdown, handshake).await {
+                        Some(Ok(Ok(()))) => {
+                            entry.set_tls();
+                            session.on_tls_established();
+                        }
+                        _ => return,
+                    }
+                }
+                // Nothing else can come before login: the session answers every other
+                // command itself (most with "log in first").
+                Event::Request(_) | Event::LoadMessage { .. } | Event::Search(_) => {
+                    tracing::error!(%peer, "imap proxy: a mail request before login");
+                    return;
+                }
+            }
+        }
+        let idle = live.config.imap.idle_timeout;
+        if crate::server::imap::flush(&mut out, &mut session, &mut transport, idle, shared)
+            .await
+            .is_err()
+            || session.is_finished()
+        {
+            break;
+        }
+        transport.release_buffers();
+        out.release();
+        let limit = preauth_deadline.saturating_duration_since(Instant::now());
+        let read = compio::time::timeout(limit, transport.read());
+        match entry.unless_ended(&shared.shutdown, read).await {
+            Some(Ok(Ok([]))) | Some(Ok(Err(_))) => break,
+            Some(Ok(Ok(data))) => session.receive(data),
+            Some(Err(_elapsed)) => session.close(CloseReason::IdleTimeout),
+            None if entry.was_ended() => session.close(CloseReason::Kicked),
+            None => session.close(CloseReason::Shutdown),
+        }
+    }
+    transport.close().await;
+}
+
+/// A logged-in backend session.
+struct LoggedIn {
+    conn: BackendConn,
+    capability: String,
+}
+
+/// Checks the password where configured, finds the backend and logs in there.
+async fn login(
+    creds: Credentials,
+    peer: SocketAddr,
+    tls: bool,
+    attempt: u32,
+    shared: &Arc<Shared>,
+) -> Result<LoggedIn, LoginReply> {
+    let Credentials::Password {
+        authzid: _,
+        user,
+        password,
+    } = creds.clone()
+    else {
+        // Only password mechanisms are offered on proxy listeners.
+        return Err(LoginReply::Failed);
+    };
+    let live = shared.live();
+    let proxy = live.config.proxy.clone().ok_or(LoginReply::TempFail(
+        "This listener has no proxy configuration.".into(),
+    ))?;
+    if proxy.check_password == PasswordCheck::Local {
+        match crate::server::login::verify(creds, peer.ip(), Protocol::Imap, tls, shared).await {
+            Verified::Ok(account) if account.imap_enabled => {}
+            Verified::Ok(_) => return Err(LoginReply::Disabled),
+            Verified::Failed => return Err(LoginReply::Failed),
+            Verified::TlsRequired => return Err(LoginReply::TlsRequired),
+            Verified::TempFail(reason) => return Err(LoginReply::TempFail(reason.into())),
+        }
+    }
+    let request = LookupRequest {
+        protocol: Protocol::Imap,
+        user: user.clone(),
+        password: password.clone(),
+        client_ip: peer.ip(),
+        client_port: peer.port(),
+        secure: tls,
+        attempt,
+    };
+    let route = match super::route(shared, request).await {
+        Ok(route) => route,
+        Err(RouteError::Refused { message, wait }) => {
+            if let Some(wait) = wait {
+                compio::time::sleep(wait).await;
+            }
+            tracing::info!(user, "route source refused: {message}");
+            return Err(LoginReply::Failed);
+        }
+        Err(RouteError::NoRoute) => return Err(LoginReply::Failed),
+        Err(RouteError::Unavailable(why)) => {
+            tracing::warn!(user, "route source unavailable: {why}");
+            return Err(LoginReply::TempFail(
+                "The mail service is unavailable, try again later.".into(),
+            ));
+        }
+    };
+    let password = route.password.clone().unwrap_or(password);
+    let tls_config = live.proxy_tls.as_ref();
+    match backend_login(&route, &proxy, tls_config, &password, peer).await {
+        Ok(logged_in) => Ok(logged_in),
+        Err(BackendError::LoginRefused) => {
+            if proxy.check_password == PasswordCheck::Backend {
+                // The backend was the judge: a guesser pays the same penalty as here.
+                let delay = shared.auth.penalty().record_failure(peer.ip());
+                compio::time::sleep(delay).await;
+            }
+            Err(LoginReply::Failed)
+        }
+        Err(e) => {
+            tracing::warn!(user, backend = route.backend.host, "imap backend: {e}");
+            Err(LoginReply::TempFail(
+                "The mail server is unavailable, try again later.".into(),
+            ))
+        }
+    }
+}
+
+/// Connects to the route's backend and logs in there as the client.
+async fn backend_login(
+    route: &crate::proxy::Route,
+    proxy: &crate::config::ProxyConfig,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    password: &str,
+    peer: SocketAddr,
+) -> Result<LoggedIn, BackendError> {
+    let mut conn = BackendConn::connect(&route.backend, proxy, tls).await?;
+    let greeting = conn.line().await?;
+    if !greeting.starts_with("* OK") {
+        return Err(BackendError::Protocol(format!("greeted with {greeting:?}")));
+    }
+    if route.backend.tls == BackendTls::Starttls {
+        conn.send(b"P1 STARTTLS\r\n").await?;
+        let answer = tagged(&mut conn, "P1", &mut None).await?;
+        if !answer.starts_with("OK") {
+            return Err(BackendError::Protocol(format!(
+                "refused STARTTLS: {answer}"
+            )));
+        }
+        conn.start_tls(&route.backend.host, tls).await?;
+    }
+    if proxy.forward_client_ip {
+        let (ip, port) = super::client_addr(peer);
+        let id =
+            format!("P2 ID (\"x-originating-ip\" \"{ip}\" \"x-originating-port\" \"{port}\")\r\n");
+        conn.send(id.as_bytes()).await?;
+        tagged(&mut conn, "P2", &mut None).await?;
+    }
+    let (authzid, authcid, secret) = match (&proxy.master_user, &proxy.master_password) {
+        (Some(master), Some(master_password)) => (
+            route.user.as_str(),
+            master.as_str(),
+            master_password.as_str(),
+        ),
+        _ => ("", route.user.as_str(), password),
+    };
+    let plain = format!("{authzid}\0{authcid}\0{secret}");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
+    conn.send(b"P3 AUTHENTICATE PLAIN\r\n").await?;
+    let continuation = conn.line().await?;
+    if !continuation.starts_with('+') {
+        return Err(BackendError::Protocol(format!(
+            "refused AUTHENTICATE PLAIN: {continuation}"
+        )));
+    }
+    conn.send(format!("{encoded}\r\n").as_bytes()).await?;
+    let mut capability = None;
+    let answer = tagged(&mut conn, "P3", &mut capability).await?;
+    if answer.starts_with("NO") || answer.starts_with("BAD") {
+        return Err(BackendError::LoginRefused);
+    }
+    if !answer.starts_with("OK") {
+        return Err(BackendError::Protocol(format!(
+            "answered the login with {answer}"
+        )));
+    }
+    let capability = match capability.or_else(|| capability_code(&answer)) {
+        Some(c) => c,
+        None => {
+            conn.send(b"P4 CAPABILITY\r\n").await?;
+            let mut listed = None;
+            tagged(&mut conn, "P4", &mut listed).await?;
+            listed.unwrap_or_else(|| "IMAP4rev1".into())
+        }
+    };
+    Ok(LoggedIn { conn, capability })
+}
+
+/// Reads up to the tagged answer to `tag`; returns it without the tag (`OK ...`). An
+/// untagged CAPABILITY on the way is kept in `capability`.
+async fn tagged(
+    conn: &mut BackendConn,
+    tag: &str,
+    capability: &mut Option<String>,
+) -> Result<String, BackendError> {
+    let prefix = format!("{tag} ");
+    loop {
+        let line = conn.line().await?;
+        if let Some(answer) = line.strip_prefix(&prefix) {
+            return Ok(answer.to_owned());
+        }
+        if let Some(caps) = line.strip_prefix("* CAPABILITY ") {
+            *capability = Some(caps.to_owned());
+        }
+    }
+}
+
+/// The capability list in a `[CAPABILITY ...]` response code.
+fn capability_code(answer: &str) -> Option<String> {
+    let start = answer.find("[CAPABILITY ")? + "[CAPABILITY ".len();
+    let end = answer[start..].find(']')? + start;
+    Some(answer[start..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn capability_from_the_response_code() {
+        assert_eq!(
+            super::capability_code("OK [CAPABILITY IMAP4rev1 IDLE MOVE] Logged in").as_deref(),
+            Some("IMAP4rev1 IDLE MOVE")
+        );
+        assert_eq!(super::capability_code("OK Logged in"), None);
+    }
+}

@@ -1,0 +1,276 @@
+//! Front-proxy mode, the runtime side: the connection to a user's backend, the login there
+//! on the client's behalf, and the relay of bytes both ways afterwards.
+//!
+//! Before login the client talks to Postern's own sans-IO session, which answers
+//! CAPABILITY/CAPA, ID, STARTTLS/STLS and the login commands under the listener's login-type
+//! policy and limits, exactly as when Postern serves mail itself. Its login event is
+//! answered here instead of by the mail store: find the user's backend
+//! ([`crate::proxy::route`]), connect (plain, STARTTLS/STLS or TLS with certificate
+//! verification), tell it the client's real address, log in. A backend that is down or slow
+//! is a quick temporary failure for the client, never a hang: connecting and logging in each
+//! have a deadline.
+//!
+//! After login nothing is parsed: bytes are relayed as they come, in both directions, with
+//! one read and one write in flight at a time per direction, so a slow reader on either side
+//! stops the proxy reading from the other (backpressure) instead of making it buffer. Under
+//! TLS each byte is decrypted once and encrypted once.
+
+pub(crate) mod imap;
+pub(crate) mod pop3;
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use compio::net::TcpStream;
+use futures_util::future::{Either, select};
+
+use super::Shared;
+use super::sessions::Entry;
+use super::transport::{OutBuf, Transport};
+use crate::config::{Protocol, ProxyConfig};
+use crate::proxy::{Backend, BackendTls, LookupRequest, Route, RouteError};
+
+/// Longest backend line the proxy reads during login (greeting, capability, ID answer).
+const MAX_BACKEND_LINE: usize = 64 * 1024;
+
+/// Why a backend session could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BackendError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: String, source: io::Error },
+    #[error("{0} did not answer in time")]
+    Timeout(String),
+    #[error("TLS with {host}: {source}")]
+    Tls { host: String, source: io::Error },
+    #[error("backend {0}")]
+    Protocol(String),
+    /// The backend refused the credentials.
+    #[error("backend refused the login")]
+    LoginRefused,
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// The user's backend, for `req`.
+///
+/// The route comes from the configured source; it runs on the blocking pool because a source
+/// may read files or ask an HTTP service.
+pub(crate) async fn route(shared: &Arc<Shared>, req: LookupRequest) -> Result<Route, RouteError> {
+    let live = shared.live();
+    let Some(proxy) = live.config.proxy.clone() else {
+        return Err(RouteError::NoRoute);
+    };
+    let lookup = move || static_route(&proxy, &req);
+    match shared.pool.run(lookup).await {
+        Ok(result) => result,
+        Err(_) => Err(RouteError::Unavailable("the server is busy".into())),
+    }
+}
+
+/// The static route: one backend per protocol for everybody.
+fn static_route(proxy: &ProxyConfig, req: &LookupRequest) -> Result<Route, RouteError> {
+    let configured = match req.protocol {
+        Protocol::Imap => proxy.imap_backend.as_deref(),
+        Protocol::Pop3 => proxy.pop3_backend.as_deref(),
+    };
+    let (host, port) = configured
+        .and_then(crate::proxy::route::parse_host_port)
+        .ok_or(RouteError::NoRoute)?;
+    Ok(Route {
+        backend: Backend {
+            host,
+            port,
+            tls: proxy.backend_tls,
+        },
+        user: req.user.clone(),
+        password: None,
+    })
+}
+
+/// A connection to a backend during login: a transport and a line buffer.
+pub(crate) struct BackendConn {
+    pub transport: Transport,
+    buf: Vec<u8>,
+    deadline: Instant,
+    name: String,
+}
+
+impl BackendConn {
+    /// Connects (and, for [`BackendTls::Tls`], runs the TLS handshake), within the
+    /// configured connect timeout; the login timeout then applies to everything after.
+    pub async fn connect(
+        backend: &Backend,
+        proxy: &ProxyConfig,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<BackendConn, BackendError> {
+        let addr = format!("{}:{}", backend.host, backend.port);
+        let connect = TcpStream::connect(addr.as_str());
+        let tcp = match compio::time::timeout(proxy.connect_timeout, connect).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(source)) => return Err(BackendError::Connect { addr, source }),
+            Err(_) => return Err(BackendError::Timeout(addr)),
+        };
+        let _ = tcp.set_nodelay(true);
+        let mut conn = BackendConn {
+            transport: Transport::new(tcp),
+            buf: Vec::new(),
+            deadline: Instant::now() + proxy.login_timeout,
+            name: addr,
+        };
+        if backend.tls == BackendTls::Tls {
+            conn.start_tls(&backend.host, tls).await?;
+        }
+        Ok(conn)
+    }
+
+    /// The client side of a TLS handshake, checking the certificate for `host`.
+    pub async fn start_tls(
+        &mut self,
+        host: &str,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<(), BackendError> {
+        let tls_error = |source| BackendError::Tls {
+            host: host.to_owned(),
+            source,
+        };
+        let config = tls
+            .cloned()
+            .ok_or_else(|| tls_error(io::Error::other("no CA certificates to verify it")))?;
+        let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| tls_error(io::Error::other(e)))?;
+        let left = self.left();
+        match compio::time::timeout(left, self.transport.connect_tls(config, name)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(tls_error(e)),
+            Err(_) => Err(BackendError::Timeout(self.name.clone())),
+        }
+    }
+
+    fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), BackendError> {
+        let left = self.left();
+        let write = self
+            .transport
+            .write_batch(vec![OutBuf::Bytes(bytes.to_vec())]);
+        match compio::time::timeout(left, write).await {
+            Ok(result) => result.map(drop).map_err(BackendError::Io),
+            Err(_) => Err(BackendError::Timeout(self.name.clone())),
+        }
+    }
+
+    /// The next line from the backend, without its CRLF.
+    pub async fn line(&mut self) -> Result<String, BackendError> {
+        loop {
+            if let Some(lf) = memchr::memchr(b'\n', &self.buf) {
+                let mut line: Vec<u8> = self.buf.drain(..=lf).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(String::from_utf8_lossy(&line).into_owned());
+            }
+            if self.buf.len() > MAX_BACKEND_LINE {
+                return Err(BackendError::Protocol("sent an over-long line".into()));
+            }
+            let left = self.left();
+            let read = self.transport.read();
+            let data = match compio::time::timeout(left, read).await {
+                Ok(Ok(data)) => data,
+                Ok(Err(e)) => return Err(BackendError::Io(e)),
+                Err(_) => return Err(BackendError::Timeout(self.name.clone())),
+            };
+            if data.is_empty() {
+                return Err(BackendError::Protocol("closed the connection".into()));
+            }
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// The connection for the relay, with whatever the backend sent after its last line.
+    pub fn into_parts(self) -> (Transport, Vec<u8>) {
+        (self.transport, self.buf)
+    }
+}
+
+/// What ended a relay.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RelayEnd {
+    ClientClosed,
+    BackendClosed,
+    /// An administrator, a reload or shutdown ended the session.
+    Ended,
+    Error,
+}
+
+/// Relays bytes both ways until one side closes. `to_backend` and `to_client` are bytes
+/// already received for the other side (pipelined by the client during login, sent by the
+/// backend after its login answer).
+pub(crate) async fn relay(
+    client: &mut Transport,
+    backend: &mut Transport,
+    to_backend: Vec<u8>,
+    to_client: Vec<u8>,
+    shared: &Shared,
+    entry: &Entry,
+) -> RelayEnd {
+    if !to_backend.is_empty()
+        && backend
+            .write_batch(vec![OutBuf::Bytes(to_backend)])
+            .await
+            .is_err()
+    {
+        return RelayEnd::Error;
+    }
+    if !to_client.is_empty()
+        && client
+            .write_batch(vec![OutBuf::Bytes(to_client)])
+            .await
+            .is_err()
+    {
+        return RelayEnd::Error;
+    }
+    let mut bufs = Vec::with_capacity(1);
+    loop {
+        // Wait for either side without reading, so that nothing is lost when the other side
+        // wins; an idle relay holds no buffers.
+        client.release_buffers();
+        backend.release_buffers();
+        let woken = {
+            let client_ready = pin!(client.readable());
+            let backend_ready = pin!(backend.readable());
+            let ready = select(client_ready, backend_ready);
+            let woken = entry.unless_ended(&shared.shutdown, ready).await;
+            woken.map(|w| matches!(w, Either::Left(_)))
+        };
+        let Some(from_client) = woken else {
+            return RelayEnd::Ended;
+        };
+        let (from, to) = if from_client {
+            (&mut *client, &mut *backend)
+        } else {
+            (&mut *backend, &mut *client)
+        };
+        let data = match from.read().await {
+            Ok([]) if from_client => return RelayEnd::ClientClosed,
+            Ok([]) => return RelayEnd::BackendClosed,
+            Ok(data) => data.to_vec(),
+            Err(_) => return RelayEnd::Error,
+        };
+        bufs.push(OutBuf::Bytes(data));
+        match to.write_batch(std::mem::take(&mut bufs)).await {
+            Ok(empty) => bufs = empty,
+            Err(_) => return RelayEnd::Error,
+        }
+    }
+}
+
+/// The client's address, as the backend should hear of it.
+pub(crate) fn client_addr(peer: SocketAddr) -> (String, u16) {
+    (peer.ip().to_string(), peer.port())
+}

@@ -1,0 +1,290 @@
+//! The POP3 front proxy: Postern's own session until login, then the backend's.
+//!
+//! At the backend: the greeting, STLS if configured, `XCLIENT ADDR=... PORT=...` when the
+//! backend lists XCLIENT in its CAPA (Dovecot does, for proxies in its
+//! `login_trusted_networks`), then `AUTH PLAIN` with an initial response (RFC 5034), with
+//! the client's credentials or a master user's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+
+use super::{BackendConn, BackendError, RelayEnd};
+use crate::auth::Credentials;
+use crate::config::{ListenerKind, PasswordCheck, Protocol};
+use crate::pop3::{CloseReason, Event, LoginReply, Session};
+use crate::proxy::{BackendTls, LookupRequest, RouteError};
+use crate::server::Shared;
+use crate::server::batch::Batch;
+use crate::server::login::Verified;
+use crate::server::sessions::Entry;
+use crate::server::transport::{OutBuf, Transport};
+
+/// Runs one proxied POP3 connection to its end.
+pub(crate) async fn drive(
+    kind: ListenerKind,
+    mut transport: Transport,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    entry: &Arc<Entry>,
+) {
+    let live = shared.live();
+    // No APOP timestamp: APOP cannot be proxied.
+    let mut session = Session::new(
+        live.pop3.for_listener(kind),
+        transport.is_tls(),
+        String::new(),
+    );
+    let preauth_deadline = Instant::now() + live.config.server.preauth_timeout;
+    let idle = live.config.pop3.idle_timeout;
+    let mut out = Batch::default();
+    let mut attempts = 0u32;
+    loop {
+        while let Some(event) = session.poll() {
+            match event {
+                Event::Login(creds) => {
+                    attempts += 1;
+                    let user = creds.user().to_owned();
+                    match login(creds, peer, entry.tls(), attempts, shared).await {
+                        Ok(conn) => {
+                            tracing::info!(%peer, user, "pop3 proxy login");
+                            entry.set_user(&user);
+                            session.on_login(LoginReply::Proxied);
+                            let flushed = crate::server::pop3::flush(
+                                &mut out,
+                                &mut session,
+                                &mut transport,
+                                idle,
+                                shared,
+                            )
+                            .await;
+                            if flushed.is_err() {
+                                return;
+                            }
+                            let Some(pipelined) = session.take_unread() else {
+                                return;
+                            };
+                            drop(session);
+                            out.release();
+                            let (mut backend, early) = conn.into_parts();
+                            let end = super::relay(
+                                &mut transport,
+                                &mut backend,
+                                pipelined,
+                                early,
+                                shared,
+                                entry,
+                            )
+                            .await;
+                            if end == RelayEnd::Ended {
+                                let bye = b"-ERR [SYS/TEMP] Disconnected by the administrator.\r\n";
+                                let _ = transport
+                                    .write_batch(vec![OutBuf::Bytes(bye.to_vec())])
+                                    .await;
+                            }
+                            backend.close().await;
+                            transport.close().await;
+                            return;
+                        }
+                        Err(reply) => {
+                            tracing::info!(%peer, user, reply = ?reply, "pop3 proxy login failed");
+                            session.on_login(reply);
+                        }
+                    }
+                }
+                Event::StartTls => {
+                    if crate::server::pop3::flush(
+                        &mut out,
+                        &mut session,
+                        &mut transport,
+                        idle,
+                        shared,
+                    )
+                    .await
+                    .is_err()
+                    {
+                        return;
+                    }
+                    let config = shared.live().tls.clone().or_else(|| live.tls.clone());
+                    let Some(config) = config else { return };
+                    let timeout = preauth_deadline.saturating_duration_since(Instant::now());
+                    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
+                    match entry.unless_ended(&shared.shutdown, handshake).await {
+                        Some(Ok(Ok(()))) => {
+                            entry.set_tls();
+                            session.on_tls_established();
+                        }
+                        _ => return,
+                    }
+                }
+                // Only a maildrop raises these, and a proxy session never has one.
+                Event::Retrieve { .. } | Event::Commit { .. } => {
+                    tracing::error!(%peer, "pop3 proxy: a maildrop request before login");
+                    return;
+                }
+            }
+        }
+        if crate::server::pop3::flush(&mut out, &mut session, &mut transport, idle, shared)
+            .await
+            .is_err()
+            || session.is_finished()
+        {
+            break;
+        }
+        transport.release_buffers();
+        out.release();
+        let limit = preauth_deadline.saturating_duration_since(Instant::now());
+        let read = compio::time::timeout(limit, transport.read());
+        match entry.unless_ended(&shared.shutdown, read).await {
+            Some(Ok(Ok([]))) | Some(Ok(Err(_))) => break,
+            Some(Ok(Ok(data))) => session.receive(data),
+            Some(Err(_elapsed)) => session.close(CloseReason::IdleTimeout),
+            None if entry.was_ended() => session.close(CloseReason::Kicked),
+            None => session.close(CloseReason::Shutdown),
+        }
+    }
+    transport.close().await;
+}
+
+/// Checks the password where configured, finds the backend and logs in there.
+async fn login(
+    creds: Credentials,
+    peer: SocketAddr,
+    tls: bool,
+    attempt: u32,
+    shared: &Arc<Shared>,
+) -> Result<BackendConn, LoginReply> {
+    let Credentials::Password {
+        authzid: _,
+        user,
+        password,
+    } = creds.clone()
+    else {
+        return Err(LoginReply::Failed);
+    };
+    let live = shared.live();
+    let proxy = live.config.proxy.clone().ok_or(LoginReply::TempFail(
+        "This listener has no proxy configuration.".into(),
+    ))?;
+    if proxy.check_password == PasswordCheck::Local {
+        match crate::server::login::verify(creds, peer.ip(), Protocol::Pop3, tls, shared).await {
+            Verified::Ok(account) if account.pop3_enabled => {}
+            Verified::Ok(_) => return Err(LoginReply::Disabled),
+            Verified::Failed => return Err(LoginReply::Failed),
+            Verified::TlsRequired => return Err(LoginReply::TlsRequired),
+            Verified::TempFail(reason) => return Err(LoginReply::TempFail(reason.into())),
+        }
+    }
+    let request = LookupRequest {
+        protocol: Protocol::Pop3,
+        user: user.clone(),
+        password: password.clone(),
+        client_ip: peer.ip(),
+        client_port: peer.port(),
+        secure: tls,
+        attempt,
+    };
+    let route = match super::route(shared, request).await {
+        Ok(route) => route,
+        Err(RouteError::Refused { message, wait }) => {
+            if let Some(wait) = wait {
+                compio::time::sleep(wait).await;
+            }
+            tracing::info!(user, "route source refused: {message}");
+            return Err(LoginReply::Failed);
+        }
+        Err(RouteError::NoRoute) => return Err(LoginReply::Failed),
+        Err(RouteError::Unavailable(why)) => {
+            tracing::warn!(user, "route source unavailable: {why}");
+            return Err(LoginReply::TempFail(
+                "The mail service is unavailable, try again later.".into(),
+            ));
+        }
+    };
+    let password = route.password.clone().unwrap_or(password);
+    match backend_login(&route, &proxy, live.proxy_tls.as_ref(), &password, peer).await {
+        Ok(conn) => Ok(conn),
+        Err(BackendError::LoginRefused) => {
+            if proxy.check_password == PasswordCheck::Backend {
+                let delay = shared.auth.penalty().record_failure(peer.ip());
+                compio::time::sleep(delay).await;
+            }
+            Err(LoginReply::Failed)
+        }
+        Err(e) => {
+            tracing::warn!(user, backend = route.backend.host, "pop3 backend: {e}");
+            Err(LoginReply::TempFail(
+                "The mail server is unavailable, try again later.".into(),
+            ))
+        }
+    }
+}
+
+async fn backend_login(
+    route: &crate::proxy::Route,
+    proxy: &crate::config::ProxyConfig,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    password: &str,
+    peer: SocketAddr,
+) -> Result<BackendConn, BackendError> {
+    let mut conn = BackendConn::connect(&route.backend, proxy, tls).await?;
+    let greeting = conn.line().await?;
+    if !greeting.starts_with("+OK") {
+        return Err(BackendError::Protocol(format!("greeted with {greeting:?}")));
+    }
+    if route.backend.tls == BackendTls::Starttls {
+        conn.send(b"STLS\r\n").await?;
+        let answer = conn.line().await?;
+        if !answer.starts_with("+OK") {
+            return Err(BackendError::Protocol(format!("refused STLS: {answer}")));
+        }
+        conn.start_tls(&route.backend.host, tls).await?;
+    }
+    if proxy.forward_client_ip {
+        conn.send(b"CAPA\r\n").await?;
+        let mut xclient = false;
+        if conn.line().await?.starts_with("+OK") {
+            loop {
+                let line = conn.line().await?;
+                if line == "." {
+                    break;
+                }
+                xclient |= line.eq_ignore_ascii_case("XCLIENT")
+                    || line.to_ascii_uppercase().starts_with("XCLIENT ");
+            }
+        }
+        if xclient {
+            let (ip, port) = super::client_addr(peer);
+            conn.send(format!("XCLIENT ADDR={ip} PORT={port}\r\n").as_bytes())
+                .await?;
+            let answer = conn.line().await?;
+            if !answer.starts_with("+OK") {
+                tracing::warn!("backend refused XCLIENT: {answer}");
+            }
+        }
+    }
+    let (authzid, authcid, secret) = match (&proxy.master_user, &proxy.master_password) {
+        (Some(master), Some(master_password)) => (
+            route.user.as_str(),
+            master.as_str(),
+            master_password.as_str(),
+        ),
+        _ => ("", route.user.as_str(), password),
+    };
+    let plain = format!("{authzid}\0{authcid}\0{secret}");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
+    conn.send(format!("AUTH PLAIN {encoded}\r\n").as_bytes())
+        .await?;
+    let answer = conn.line().await?;
+    if answer.starts_with("+OK") {
+        Ok(conn)
+    } else if answer.starts_with("-ERR") {
+        Err(BackendError::LoginRefused)
+    } else {
+        Err(BackendError::Protocol(format!(
+            "answered the login with {answer}"
+        )))
+    }
+}
