@@ -289,3 +289,85 @@ fn a_backend_killed_mid_session_ends_that_session_cleanly() {
     let (mut c, _) = Client::connect(addr(&s2, ListenerKind::ImapProxy));
     imap_roundtrip(&mut c, &other);
 }
+
+#[test]
+fn real_clients_and_a_100_mb_append_through_the_proxy() {
+    let b = backend(None, &few_messages());
+    let s = proxy(&b, "plain", "");
+    let imap = addr(&s, ListenerKind::ImapProxy);
+    let pop3 = addr(&s, ListenerKind::Pop3Proxy);
+    let user = format!("{USER}:{PASSWORD}");
+
+    // curl, over IMAP and POP3.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-u", &user])
+        .arg(format!("imap://{imap}/INBOX;UID=1"))
+        .output()
+        .expect("curl must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, as_dovecot_imap_sends(&b.messages[0]));
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-u", &user])
+        .arg(format!("pop3://{pop3}/"))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listing.lines().count(), b.messages.len(), "{listing}");
+
+    // Python's imaplib and poplib.
+    let script = format!(
+        r#"
+import imaplib, poplib
+m = imaplib.IMAP4("127.0.0.1", {imap_port})
+m.login("{USER}", "{PASSWORD}")
+typ, data = m.select("INBOX")
+assert typ == "OK", data
+typ, data = m.search(None, "ALL")
+print("imap", len(data[0].split()))
+m.logout()
+p = poplib.POP3("127.0.0.1", {pop3_port})
+p.user("{USER}")
+p.pass_("{PASSWORD}")
+print("pop3", p.stat()[0])
+p.quit()
+"#,
+        imap_port = imap.port(),
+        pop3_port = pop3.port(),
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let n = b.messages.len();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("imap {n}\npop3 {n}\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // 100 MB through the relay in one APPEND, and back.
+    let mut big = b"From: big@example.org\r\nSubject: 100 MB\r\n\r\n".to_vec();
+    let line =
+        b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789\r\n";
+    while big.len() < 100 * 1024 * 1024 {
+        big.extend_from_slice(line);
+    }
+    let (mut c, _) = Client::connect(imap);
+    c.login(USER, PASSWORD);
+    let tagged = c.append("INBOX", "", &big);
+    assert!(tagged.contains("OK"), "{tagged}");
+    c.ok("SELECT INBOX");
+    let r = c.ok(&format!("FETCH {} (RFC822.SIZE BODY.PEEK[])", n + 1));
+    let text = String::from_utf8_lossy(&r[0][..200.min(r[0].len())]).into_owned();
+    assert!(
+        text.contains(&format!("RFC822.SIZE {}", big.len())),
+        "{text}"
+    );
+    let body = literal_after(&r[0], "BODY[]").unwrap();
+    assert!(body == big, "the 100 MB message came back different");
+}
