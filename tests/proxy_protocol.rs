@@ -405,3 +405,26 @@ fn without_proxy_protocol_a_header_is_a_bad_command() {
             .any(|s| s.peer == peer("192.0.2.7:56324"))
     );
 }
+
+#[test]
+fn a_reload_that_changes_proxy_from_reopens_the_listener() {
+    let p = start(Options::default());
+    let handle = p.server.handle.as_ref().unwrap();
+    let path = p.server.dir.join("postern.toml");
+    handle.set_config_path(&path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from = r#"proxy_from = ["10.9.9.9", "::1"]"#;
+    assert!(text.contains(from));
+    // (Not the same as another listener's settings: on port 0 that would be the same
+    // listener, already open.)
+    let to = r#"proxy_from = ["10.9.9.9", "127.0.0.1"]"#;
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    let report = handle.reload().unwrap();
+    assert_eq!(report.closed.len(), 1, "{report}");
+    assert_eq!(report.opened.len(), 1, "{report}");
+    let (config, bound) = &report.opened[0];
+    assert!(config.proxy_trusted("127.0.0.1".parse().unwrap()));
+    let mut c = raw_after(*bound, &v1("192.0.2.77:9", "198.51.100.1:110"));
+    assert!(c.line().starts_with("+OK"));
+    session(&p, |s| s.peer == peer("192.0.2.77:9"));
+}
