@@ -5,7 +5,7 @@
 //! rather than a setting silently ignored in production. Paths given relative to the config
 //! file are resolved against the file's directory, so a config can be moved with its data.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -482,6 +482,100 @@ pub struct ListenerConfig {
     pub kind: ListenerKind,
     /// `ip:port`; port 0 picks a free port (tests).
     pub address: SocketAddr,
+    /// Expect a PROXY protocol header (`"v1"`, `"v2"` or `"any"`) from a load balancer
+    /// before anything else, implicit TLS included; its client address then stands for the
+    /// socket's. Absent: no header is expected.
+    #[serde(default)]
+    pub proxy_protocol: Option<crate::proxy_header::Accept>,
+    /// The proxies allowed to send that header: addresses (`"127.0.0.1"`) or CIDR prefixes
+    /// (`"10.0.0.0/8"`). Connections from anywhere else are refused.
+    #[serde(default)]
+    pub proxy_from: Vec<IpPrefix>,
+}
+
+impl ListenerConfig {
+    /// May a PROXY protocol header come from `ip`?
+    pub fn proxy_trusted(&self, ip: IpAddr) -> bool {
+        self.proxy_from.iter().any(|p| p.contains(ip))
+    }
+}
+
+/// An IP address or a CIDR prefix (`192.0.2.7`, `10.0.0.0/8`, `2001:db8::/32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct IpPrefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl IpPrefix {
+    /// Is `ip` inside the prefix? An IPv4-mapped IPv6 address (`::ffff:192.0.2.7`) counts
+    /// as the IPv4 address it carries; otherwise the families must match.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => mask(
+                u128::from(net.to_bits()),
+                u128::from(ip.to_bits()),
+                self.len,
+                32,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => mask(net.to_bits(), ip.to_bits(), self.len, 128),
+            _ => false,
+        }
+    }
+}
+
+/// Do `a` and `b`, numbers of `bits` bits, share their first `len` bits?
+fn mask(a: u128, b: u128, len: u8, bits: u32) -> bool {
+    let shift = bits - u32::from(len);
+    a.checked_shr(shift).unwrap_or(0) == b.checked_shr(shift).unwrap_or(0)
+}
+
+impl std::str::FromStr for IpPrefix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IpPrefix, String> {
+        let (addr, len) = match s.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR prefix"))?;
+        let bits: u8 = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => bits,
+            Some(len) => match len.parse::<u8>() {
+                Ok(n) if n <= bits && len.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => return Err(format!("{s:?}: the prefix length must be 0 to {bits}")),
+            },
+        };
+        // A host part that is not zero is most likely a typo (10.1.0.0/8 for 10.1.0.0/16).
+        let zeroed = match addr {
+            IpAddr::V4(a) => a.to_bits().checked_shl(u32::from(len)).unwrap_or(0) == 0,
+            IpAddr::V6(a) => a.to_bits().checked_shl(u32::from(len)).unwrap_or(0) == 0,
+        };
+        if !zeroed {
+            return Err(format!(
+                "{s:?} has bits set after the first {len}; write the network address"
+            ));
+        }
+        Ok(IpPrefix { addr, len })
+    }
+}
+
+impl TryFrom<String> for IpPrefix {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<IpPrefix, String> {
+        s.parse()
+    }
+}
+
+impl std::fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
 }
 
 impl Config {
@@ -554,6 +648,26 @@ impl Config {
                 return Err((
                     "listener.kind",
                     format!("a {} listener needs a [tls] section", l.kind.name()),
+                ));
+            }
+            if l.proxy_protocol.is_none() && !l.proxy_from.is_empty() {
+                return Err((
+                    "listener.proxy_from",
+                    format!(
+                        "{}: proxy_from without proxy_protocol; set proxy_protocol = \"v1\", \
+                         \"v2\" or \"any\"",
+                        l.address
+                    ),
+                ));
+            }
+            if l.proxy_protocol.is_some() && l.proxy_from.is_empty() {
+                return Err((
+                    "listener.proxy_from",
+                    format!(
+                        "{}: a proxy_protocol listener needs proxy_from, the addresses of the \
+                         proxies allowed to send the header",
+                        l.address
+                    ),
                 ));
             }
         }
@@ -848,5 +962,95 @@ address = "127.0.0.1:1110"
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("5 weeks"), None);
+    }
+
+    #[test]
+    fn proxy_protocol_listeners() {
+        use crate::proxy_header::Accept;
+        let with = |lines: &str| {
+            MINIMAL.replace(
+                "address = \"127.0.0.1:1110\"",
+                &format!("address = \"127.0.0.1:1110\"\n{lines}"),
+            )
+        };
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.listeners[0].proxy_protocol, None);
+        assert!(c.listeners[0].proxy_from.is_empty());
+        let c = parse(&with(
+            "proxy_protocol = \"any\"\nproxy_from = [\"127.0.0.1\", \"10.0.0.0/8\", \"2001:db8::/32\"]",
+        ))
+        .unwrap();
+        let l = &c.listeners[0];
+        assert_eq!(l.proxy_protocol, Some(Accept::Any));
+        assert!(l.proxy_trusted("127.0.0.1".parse().unwrap()));
+        assert!(!l.proxy_trusted("127.0.0.2".parse().unwrap()));
+        assert!(l.proxy_trusted("10.200.3.4".parse().unwrap()));
+        assert!(l.proxy_trusted("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(l.proxy_trusted("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!l.proxy_trusted("2001:db9::1".parse().unwrap()));
+        for (v, want) in [("v1", Accept::V1), ("v2", Accept::V2)] {
+            let c = parse(&with(&format!(
+                "proxy_protocol = \"{v}\"\nproxy_from = [\"::1\"]"
+            )))
+            .unwrap();
+            assert_eq!(c.listeners[0].proxy_protocol, Some(want));
+        }
+        for (lines, key) in [
+            (
+                "proxy_protocol = \"v3\"\nproxy_from = [\"::1\"]",
+                "listener[0].proxy_protocol",
+            ),
+            ("proxy_from = [\"127.0.0.1\"]", "listener.proxy_from"),
+            ("proxy_protocol = \"v1\"", "listener.proxy_from"),
+            (
+                "proxy_protocol = \"v1\"\nproxy_from = [\"localhost\"]",
+                "listener[0].proxy_from[0]",
+            ),
+            (
+                "proxy_protocol = \"v1\"\nproxy_from = [\"10.0.0.0/33\"]",
+                "listener[0].proxy_from[0]",
+            ),
+            (
+                "proxy_protocol = \"v1\"\nproxy_from = [\"10.1.0.0/8\"]",
+                "listener[0].proxy_from[0]",
+            ),
+        ] {
+            let e = parse(&with(lines)).unwrap_err().to_string();
+            assert!(e.contains(&format!("{key}:")), "{lines}: {e}");
+        }
+    }
+
+    #[test]
+    fn ip_prefixes() {
+        let p = |s: &str| s.parse::<IpPrefix>();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(p("0.0.0.0/0").unwrap().contains(ip("203.0.113.9")));
+        assert!(!p("0.0.0.0/0").unwrap().contains(ip("::1")));
+        assert!(p("::/0").unwrap().contains(ip("::1")));
+        assert!(p("192.0.2.7").unwrap().contains(ip("192.0.2.7")));
+        assert!(!p("192.0.2.7").unwrap().contains(ip("192.0.2.6")));
+        assert!(p("192.0.2.7/32").unwrap().contains(ip("::ffff:192.0.2.7")));
+        assert!(p("192.0.2.128/25").unwrap().contains(ip("192.0.2.255")));
+        assert!(!p("192.0.2.128/25").unwrap().contains(ip("192.0.2.127")));
+        assert!(p("::1/128").unwrap().contains(ip("::1")));
+        assert!(p("fe80::/10").unwrap().contains(ip("febf::1")));
+        assert!(!p("fe80::/10").unwrap().contains(ip("fec0::1")));
+        assert_eq!(p("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(p("::1").unwrap().to_string(), "::1/128");
+        for bad in [
+            "",
+            "/8",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.1/8",
+            "fe80::1/10",
+            "10.0.0.0/8/8",
+            "10.0.0",
+            " 10.0.0.0/8",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod mime;
 pub mod policy;
 pub mod pop3;
 pub mod proxy;
+pub mod proxy_header;
 pub mod quote;
 pub mod server;
 pub mod store;

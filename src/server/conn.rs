@@ -1,30 +1,47 @@
-//! What happens to every accepted connection before a protocol takes over: the connection
-//! limits, the entry in the table of live sessions, the implicit-TLS handshake, and the
-//! hand-off to the protocol driver.
+//! What happens to every accepted connection before a protocol takes over: on a PROXY
+//! protocol listener the load balancer's header (which says who the client is), the
+//! connection limits, the entry in the table of live sessions, the implicit-TLS handshake,
+//! and the hand-off to the protocol driver.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use compio::net::TcpStream;
+use futures_util::future::{Either, select};
 
 use super::Shared;
 use super::limits::Refusal;
+use super::shutdown::Phase;
 use super::transport::{OutBuf, Transport};
-use crate::config::{ListenerKind, Protocol};
+use crate::config::{ListenerConfig, ListenerKind, Protocol};
+use crate::proxy_header::{self, Accept, HeaderError, Parsed};
 
 /// How long a refused client gets to finish a TLS handshake so it can read why it was refused.
 const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves one accepted connection to the end.
+/// Serves one accepted connection to the end. `peer` is the socket's peer address; behind
+/// a PROXY protocol header it is replaced by the client's address for everything after.
 pub(crate) async fn serve(
     worker: usize,
-    kind: ListenerKind,
+    listener: &ListenerConfig,
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) {
+    let kind = listener.kind;
     let mut transport = Transport::new(stream);
+    let peer = match listener.proxy_protocol {
+        None => peer,
+        Some(accept) => match proxied_peer(listener, accept, &mut transport, peer, &shared).await {
+            Some(client) => client,
+            None => {
+                transport.close().await;
+                return;
+            }
+        },
+    };
     let guard = match shared.limits.admit(peer.ip()) {
         Ok(guard) => guard,
         Err(refusal) => {
@@ -76,6 +93,88 @@ pub(crate) async fn serve(
     }
     drop(registration);
     drop(guard);
+}
+
+/// Why no client address came out of a PROXY protocol header.
+#[derive(Debug, thiserror::Error)]
+enum HeaderFailure {
+    #[error("read failed: {0}")]
+    Io(std::io::Error),
+    #[error("the proxy closed the connection before the end of the header")]
+    Closed,
+    #[error(transparent)]
+    Invalid(HeaderError),
+}
+
+/// On a PROXY protocol listener: checks that the connection comes from a trusted proxy,
+/// reads its header (within the pre-login timeout) and returns the client address it names,
+/// or the socket's peer for a LOCAL or UNKNOWN header. `None`: close the connection.
+async fn proxied_peer(
+    listener: &ListenerConfig,
+    accept: Accept,
+    transport: &mut Transport,
+    proxy: SocketAddr,
+    shared: &Shared,
+) -> Option<SocketAddr> {
+    if !listener.proxy_trusted(proxy.ip()) {
+        tracing::info!(
+            %proxy,
+            listener = %listener.address,
+            "connection refused: not from a proxy in proxy_from"
+        );
+        return None;
+    }
+    let preauth = shared.live().config.server.preauth_timeout;
+    let read = pin!(compio::time::timeout(
+        preauth,
+        read_proxy_header(transport, accept)
+    ));
+    let closing = pin!(shared.shutdown.reached(Phase::Closing));
+    match select(read, closing).await {
+        Either::Left((Ok(Ok(source)), _)) => {
+            // An IPv4 client relayed by a proxy listening on IPv6 comes as ::ffff:a.b.c.d;
+            // it is the IPv4 address for the limits, `who` and `kick`.
+            let client = source.map_or(proxy, |s| SocketAddr::new(s.ip().to_canonical(), s.port()));
+            tracing::debug!(%proxy, %client, "PROXY protocol header");
+            Some(client)
+        }
+        Either::Left((Ok(Err(e)), _)) => {
+            tracing::info!(%proxy, "connection refused: PROXY protocol header: {e}");
+            None
+        }
+        Either::Left((Err(_), _)) => {
+            tracing::info!(%proxy, "connection refused: no PROXY protocol header in time");
+            None
+        }
+        Either::Right(_) => None,
+    }
+}
+
+/// Reads a PROXY protocol header and nothing more: what came in the same packets after it
+/// is handed back to the transport, for the TLS handshake or the protocol to read.
+async fn read_proxy_header(
+    transport: &mut Transport,
+    accept: Accept,
+) -> Result<Option<SocketAddr>, HeaderFailure> {
+    let mut received = Vec::new();
+    loop {
+        let bytes = transport.read().await.map_err(HeaderFailure::Io)?;
+        if bytes.is_empty() {
+            return Err(HeaderFailure::Closed);
+        }
+        received.extend_from_slice(bytes);
+        match proxy_header::parse(&received, accept).map_err(HeaderFailure::Invalid)? {
+            Parsed::NeedMore => {}
+            Parsed::Done {
+                header_len, source, ..
+            } => {
+                if header_len < received.len() {
+                    transport.unread(&received[header_len..]);
+                }
+                return Ok(source);
+            }
+        }
+    }
 }
 
 /// Tells a client over a limit why it is being turned away, then closes.

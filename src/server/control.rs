@@ -13,14 +13,14 @@ use event_listener::Event;
 
 use super::inbox::Inbox;
 use super::sessions::Entry;
-use crate::config::ListenerKind;
+use crate::config::ListenerConfig;
 
 /// One order to one worker.
 pub(crate) enum Order {
     /// Start accepting on this worker's socket of a new listener.
     Listen {
         id: u64,
-        kind: ListenerKind,
+        listener: Arc<ListenerConfig>,
         socket: std::net::TcpListener,
     },
     /// Stop accepting on a listener (sessions it accepted carry on).

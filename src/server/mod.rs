@@ -233,8 +233,13 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     };
     let store_pool = BlockingPool::new(store_threads, queue).map_err(StartError::Thread)?;
 
-    let mut per_worker: Vec<Vec<(u64, ListenerKind, std::net::TcpListener)>> =
-        (0..workers).map(|_| Vec::new()).collect();
+    let mut per_worker: Vec<
+        Vec<(
+            u64,
+            Arc<crate::config::ListenerConfig>,
+            std::net::TcpListener,
+        )>,
+    > = (0..workers).map(|_| Vec::new()).collect();
     let mut active = Vec::new();
     for (id, l) in config.listeners.iter().enumerate() {
         let (sockets, bound) =
@@ -247,8 +252,9 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
             config: l.clone(),
             bound,
         });
+        let shared_config = Arc::new(l.clone());
         for (w, s) in sockets.into_iter().enumerate() {
-            per_worker[w].push((id as u64, l.kind, s));
+            per_worker[w].push((id as u64, shared_config.clone(), s));
         }
     }
 

@@ -170,12 +170,13 @@ fn prepare_and_apply(
     for (config, bound, sockets) in opened {
         let id = state.next_listener;
         state.next_listener += 1;
+        let listener = Arc::new(config.clone());
         for (worker, socket) in sockets.into_iter().enumerate() {
             shared.control.send(
                 worker,
                 Order::Listen {
                     id,
-                    kind: config.kind,
+                    listener: listener.clone(),
                     socket,
                 },
             );

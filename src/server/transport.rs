@@ -85,6 +85,9 @@ pub struct Transport {
     /// rustls holds decrypted bytes nobody has taken yet: they can arrive together with the
     /// last handshake message, and then the socket has nothing more to say.
     plaintext_buffered: bool,
+    /// Bytes read from the socket that belong to whoever reads next: what arrived behind a
+    /// PROXY protocol header (see [`Transport::unread`]).
+    unread: Vec<u8>,
 }
 
 impl Transport {
@@ -97,7 +100,18 @@ impl Transport {
             pbuf: Vec::new(),
             peer_closed: false,
             plaintext_buffered: false,
+            unread: Vec::new(),
         }
+    }
+
+    /// Puts bytes back in front of the socket's input: the next read from the socket (by
+    /// [`read`](Self::read) on a plain connection, or by the TLS handshake) returns them
+    /// first, as if they had just arrived. Used once, before anything else reads, for the
+    /// bytes that came in the same packets as a PROXY protocol header, so that a pipelined
+    /// first command or TLS ClientHello is not lost.
+    pub fn unread(&mut self, bytes: &[u8]) {
+        debug_assert!(self.unread.is_empty(), "one push-back at a time");
+        self.unread.extend_from_slice(bytes);
     }
 
     pub fn is_tls(&self) -> bool {
@@ -149,7 +163,7 @@ impl Transport {
     /// poll has not. Sessions that wait for the client and for something else at once (IMAP
     /// IDLE waits for DONE and for new mail) wait here, then read.
     pub async fn readable(&self) -> io::Result<()> {
-        if self.peer_closed || self.plaintext_buffered {
+        if self.peer_closed || self.plaintext_buffered || !self.unread.is_empty() {
             return Ok(());
         }
         let op = PollOnce::new(self.tcp.to_shared_fd(), Interest::Readable);
@@ -194,6 +208,11 @@ impl Transport {
     /// so a connection waiting for its client holds no read buffer of its own. If the ring is
     /// empty (a burst on many connections at once), it falls back to a buffer of its own.
     async fn recv(&mut self) -> io::Result<Received> {
+        if !self.unread.is_empty() {
+            let bytes = std::mem::take(&mut self.unread);
+            let n = bytes.len();
+            return Ok(Received::Owned(bytes, n));
+        }
         match self.tcp.read_managed(0).await {
             Ok(Some(buf)) => return Ok(Received::Pooled(buf)),
             Ok(None) => return Ok(Received::Owned(Vec::new(), 0)),

@@ -15,13 +15,13 @@ use futures_util::future::{Either, select};
 use super::Shared;
 use super::control::{LocalListeners, Order, StopSwitch};
 use super::shutdown::Phase;
-use crate::config::ListenerKind;
+use crate::config::ListenerConfig;
 
 /// Runs a worker until shutdown has drained its sessions.
 pub(crate) fn run(
     index: usize,
     shared: Arc<Shared>,
-    listeners: Vec<(u64, ListenerKind, std::net::TcpListener)>,
+    listeners: Vec<(u64, Arc<ListenerConfig>, std::net::TcpListener)>,
 ) {
     let mut proactor = compio::driver::ProactorBuilder::new();
     // Reads take a buffer from this ring only when data has arrived, so the thousands of
@@ -57,21 +57,19 @@ pub(crate) fn run(
 async fn serve_until_drained(
     index: usize,
     shared: &Arc<Shared>,
-    listeners: Vec<(u64, ListenerKind, std::net::TcpListener)>,
+    listeners: Vec<(u64, Arc<ListenerConfig>, std::net::TcpListener)>,
 ) {
     let live = Rc::new(Cell::new(0usize));
     let accepting = Rc::new(Cell::new(0usize));
     let local = LocalListeners::default();
-    let start =
-        |id: u64, kind: ListenerKind, socket: std::net::TcpListener| match TcpListener::from_std(
-            socket,
-        ) {
+    let start = |id: u64, config: Arc<ListenerConfig>, socket: std::net::TcpListener| {
+        match TcpListener::from_std(socket) {
             Ok(l) => {
                 let switch = local.add(id);
                 let count = Counted::enter(&accepting);
                 compio::runtime::spawn(accept_loop(
                     index,
-                    kind,
+                    config,
                     l,
                     shared.clone(),
                     live.clone(),
@@ -81,15 +79,20 @@ async fn serve_until_drained(
                 .detach();
             }
             Err(e) => tracing::error!(worker = index, "cannot register listener: {e}"),
-        };
-    for (id, kind, socket) in listeners {
-        start(id, kind, socket);
+        }
+    };
+    for (id, config, socket) in listeners {
+        start(id, config, socket);
     }
     let orders = async {
         loop {
             for order in shared.control.next(index).await {
                 match order {
-                    Order::Listen { id, kind, socket } => start(id, kind, socket),
+                    Order::Listen {
+                        id,
+                        listener,
+                        socket,
+                    } => start(id, listener, socket),
                     Order::Unlisten { id } => local.stop(id),
                     Order::Wake(entries) => entries.iter().for_each(|e| e.wake()),
                 }
@@ -106,7 +109,7 @@ async fn serve_until_drained(
 
 async fn accept_loop(
     worker: usize,
-    kind: ListenerKind,
+    config: Arc<ListenerConfig>,
     listener: TcpListener,
     shared: Arc<Shared>,
     live: Rc<Cell<usize>>,
@@ -122,9 +125,10 @@ async fn accept_loop(
         match select(accept, stop).await {
             Either::Left((Ok((stream, peer)), _)) => {
                 let shared = shared.clone();
+                let config = config.clone();
                 let live = Counted::enter(&live);
                 compio::runtime::spawn(async move {
-                    super::conn::serve(worker, kind, stream, peer, shared).await;
+                    super::conn::serve(worker, &config, stream, peer, shared).await;
                     drop(live);
                 })
                 .detach();

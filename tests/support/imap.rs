@@ -36,7 +36,9 @@ impl Client {
         Client::over(Box::new(rustls::StreamOwned::new(conn, s)))
     }
 
-    fn over(stream: Box<dyn Stream>) -> (Client, String) {
+    /// Runs over a stream already connected (and, say, past a PROXY protocol header);
+    /// reads the greeting.
+    pub fn over(stream: Box<dyn Stream>) -> (Client, String) {
         let mut c = Client {
             reader: BufReader::new(stream),
             next_tag: 1,

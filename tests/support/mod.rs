@@ -30,6 +30,9 @@ pub struct Options {
     pub tls_extra: String,
     pub imap_login_type: &'static str,
     pub extra_imap: String,
+    /// More `[[listener]]` entries, after the four standard ones (see
+    /// [`TestServer::extra_addrs`]).
+    pub extra_listeners: String,
     /// Appended to the config file: more `[[listener]]`s, a `[proxy]` table.
     pub extra_config: String,
 }
@@ -55,6 +58,7 @@ impl Default for Options {
             tls_extra: String::new(),
             imap_login_type: "plaintext",
             extra_imap: String::new(),
+            extra_listeners: String::new(),
             extra_config: String::new(),
         }
     }
@@ -106,6 +110,12 @@ impl TestServer {
             cert: dir.join("cert.pem"),
             dir,
         }
+    }
+
+    /// The addresses of the listeners from [`Options::extra_listeners`], in order.
+    pub fn extra_addrs(&self) -> Vec<SocketAddr> {
+        let handle = self.handle.as_ref().expect("running");
+        handle.addrs().into_iter().skip(4).map(|(_, a)| a).collect()
     }
 
     /// The Maildir of `user` (created on first login; tests may fill it before).
@@ -241,6 +251,7 @@ address = "127.0.0.1:0"
 [[listener]]
 kind = "imaps"
 address = "127.0.0.1:0"
+{extra_listeners}
 {extra_config}
 "#,
         workers = opts.workers,
@@ -253,6 +264,7 @@ address = "127.0.0.1:0"
         tls_extra = opts.tls_extra,
         imap_login_type = opts.imap_login_type,
         extra_imap = opts.extra_imap,
+        extra_listeners = opts.extra_listeners,
         extra_config = opts.extra_config,
     );
     let path = dir.join("postern.toml");
