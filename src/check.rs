@@ -1,11 +1,12 @@
-//! Loading everything a configuration names — certificates and the account database — in
-//! one place, so that `postern check-config` checks exactly what start-up (and, later,
+//! Loading everything a configuration names — certificates, the account database and the
+//! proxy's route file — in one place, so that `postern check-config` checks exactly what start-up (and, later,
 //! reload) would load, without binding a socket.
 
 use std::sync::Arc;
 
 use crate::auth::{PasswdDb, PasswdError};
 use crate::config::Config;
+use crate::proxy::route::{RouteLoadError, RouteSource};
 
 /// A file named by a valid configuration that cannot be used. The message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,8 @@ pub enum LoadError {
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Accounts(#[from] PasswdError),
+    #[error(transparent)]
+    Routes(#[from] RouteLoadError),
 }
 
 /// What a configuration's files contain, loaded and checked.
@@ -30,5 +33,60 @@ pub fn load_files(config: &Config) -> Result<Loaded, LoadError> {
         .map(crate::tls::server_config)
         .transpose()?;
     let accounts = PasswdDb::load(&config.auth.passwd_file)?;
+    // Checked here so that `check-config` and a reload refuse a broken route file; the
+    // proxy runtime builds the source it uses with `load_routes`.
+    load_routes(config)?;
     Ok(Loaded { tls, accounts })
+}
+
+/// The proxy's route source, if the configuration has a `[proxy]` table: reads the route
+/// file, if that is the source, failing with `file:line: reason`.
+pub fn load_routes(config: &Config) -> Result<Option<RouteSource>, LoadError> {
+    Ok(config.proxy.as_ref().map(RouteSource::load).transpose()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn write_config(dir: &Path, proxy: &str) -> Config {
+        std::fs::write(dir.join("users"), "alice:{PLAIN}demo\n").unwrap();
+        let text = format!(
+            "[auth]\npasswd_file = \"users\"\n[pop3]\nlogin_type = \"plaintext\"\n\
+             [[listener]]\nkind = \"pop3\"\naddress = \"127.0.0.1:0\"\n{proxy}"
+        );
+        let path = dir.join("postern.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn a_broken_route_file_fails_the_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), "");
+        assert!(load_routes(&config).unwrap().is_none());
+        assert!(load_files(&config).is_ok());
+
+        let config = write_config(
+            dir.path(),
+            "[proxy]\nroute = \"file\"\nroute_file = \"routes\"\n",
+        );
+        std::fs::write(dir.path().join("routes"), "* imap backend:143\n").unwrap();
+        assert!(load_routes(&config).unwrap().is_some());
+        assert!(load_files(&config).is_ok());
+        std::fs::write(
+            dir.path().join("routes"),
+            "* imap backend:143\nbob imap b:1 ssl\n",
+        )
+        .unwrap();
+        let e = load_files(&config)
+            .err()
+            .expect("a broken route file")
+            .to_string();
+        assert!(
+            e.ends_with("routes:2: unknown TLS mode \"ssl\": expected plain, starttls or tls"),
+            "{e}"
+        );
+    }
 }
