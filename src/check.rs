@@ -33,9 +33,13 @@ pub fn load_files(config: &Config) -> Result<Loaded, LoadError> {
         .map(crate::tls::server_config)
         .transpose()?;
     let accounts = PasswdDb::load(&config.auth.passwd_file)?;
-    // Checked here so that `check-config` and a reload refuse a broken route file; the
-    // proxy runtime builds the source it uses with `load_routes`.
+    // Checked here so that `check-config` and a reload refuse a broken route file or
+    // backend CA; the proxy runtime builds what it uses with `load_routes` and
+    // `tls::backend_roots`.
     load_routes(config)?;
+    if let Some(ca) = config.proxy.as_ref().and_then(|p| p.backend_ca.as_ref()) {
+        crate::tls::backend_roots(ca)?;
+    }
     Ok(Loaded { tls, accounts })
 }
 
@@ -87,6 +91,34 @@ mod tests {
         assert!(
             e.ends_with("routes:2: unknown TLS mode \"ssl\": expected plain, starttls or tls"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_backend_ca_without_a_certificate_fails_the_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("routes"), "* imap backend:143\n").unwrap();
+        let config = write_config(
+            dir.path(),
+            "[proxy]\nroute = \"file\"\nroute_file = \"routes\"\nbackend_ca = \"ca.pem\"\n",
+        );
+        std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+        let e = load_files(&config)
+            .err()
+            .expect("an empty CA file")
+            .to_string();
+        assert!(e.contains("ca.pem: no certificate found"), "{e}");
+        let cert = rcgen::generate_simple_self_signed(vec!["backend.internal".to_owned()])
+            .unwrap()
+            .cert
+            .pem();
+        std::fs::write(dir.path().join("ca.pem"), cert).unwrap();
+        assert!(load_files(&config).is_ok());
+        assert_eq!(
+            crate::tls::backend_roots(&dir.path().join("ca.pem"))
+                .unwrap()
+                .len(),
+            1
         );
     }
 }

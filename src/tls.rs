@@ -59,6 +59,29 @@ pub fn server_config(cfg: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsEr
     Ok(Arc::new(config))
 }
 
+/// The certificates in `proxy.backend_ca` (PEM), as the roots backends' certificates are
+/// verified against. At least one certificate, each one usable as a root.
+pub fn backend_roots(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
+    let file_err = |message: String| TlsError::File {
+        path: path.to_owned(),
+        message,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_err(format!("cannot read certificates: {e}")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err(format!("bad PEM certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(file_err("no certificate found in the file".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (index, cert) in certs.into_iter().enumerate() {
+        roots
+            .add(cert)
+            .map_err(|e| file_err(format!("certificate {}: {e}", index + 1)))?;
+    }
+    Ok(roots)
+}
+
 fn load_certified_key(
     cert: &Path,
     key: &Path,
