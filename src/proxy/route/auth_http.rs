@@ -38,6 +38,10 @@
 //!   the client try again. Without `Auth-Wait` nginx closes the connection after the
 //!   message. `Auth-Error-Code` is for SMTP in nginx and is ignored.
 //!
+//! The service's host name is resolved for every request (with the system's resolver,
+//! which has its own timeouts), so a changed address needs no reload; the timeout covers
+//! connecting, sending and reading the answer.
+//!
 //! Anything else (the service down or slow past `proxy.auth_http_timeout`, another status
 //! code, no `Auth-Status`, `OK` without a server or port, a malformed header, more than
 //! [`MAX_RESPONSE`] bytes of headers) is [`RouteError::Unavailable`]: the client is told to

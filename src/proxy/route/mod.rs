@@ -321,7 +321,8 @@ impl RouteSource {
         Ok(RouteSource { kind, cache })
     }
 
-    /// A source without a cache (tests, and callers that build their own).
+    /// A source built by hand (tests, or a caller with its own parts); `cache`, if any, is
+    /// only consulted for `auth_http`.
     pub fn new(kind: RouteSourceKind, cache: Option<RouteCache>) -> RouteSource {
         RouteSource { kind, cache }
     }

@@ -218,3 +218,9 @@ fn host_port() {
     }
     assert_eq!(BackendTls::parse("TLS"), None);
 }
+
+#[test]
+fn a_source_can_be_shared_by_a_thread_pool() {
+    fn shared<T: Send + Sync>() {}
+    shared::<RouteSource>();
+}
