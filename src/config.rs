@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::policy::{LoginType, RetrievalFormat};
+use crate::proxy::route::{AuthHttpUrl, BackendTls, HostPort};
 
 /// A configuration problem, with the file and the key it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -53,62 +54,136 @@ pub struct Config {
     pub proxy: Option<ProxyConfig>,
 }
 
-/// Who checks a proxied client's password.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum PasswordCheck {
-    /// The backend, by the login the proxy makes there with the client's credentials.
-    #[default]
-    Backend,
-    /// Postern's passwd-file first; then the backend login (often as a master user).
-    Local,
-}
-
-/// `[proxy]`: where proxied users go and how the proxy logs in there.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// `[proxy]`: where proxied users' mail lives and how the proxy logs in there.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
-    /// The IMAP backend for every user (`host:port`).
-    pub imap_backend: Option<String>,
-    /// The POP3 backend for every user (`host:port`).
-    pub pop3_backend: Option<String>,
-    /// How to reach the backends.
+    /// Which route source finds a user's backend.
+    pub route: RouteKind,
+    /// `route = "static"`: the backend of every IMAP user (`host:port`, `[ipv6]:port`).
+    #[serde(default)]
+    pub imap_backend: Option<HostPort>,
+    /// `route = "static"`: the backend of every POP3 user.
+    #[serde(default)]
+    pub pop3_backend: Option<HostPort>,
+    /// How the proxy talks to a backend when the route does not say: always for `static`
+    /// and `auth-http` (nginx's protocol has no way to say, short of Postern's
+    /// `X-Postern-Backend-TLS` header), and for route-file lines without a mode.
     #[serde(default = "default_backend_tls")]
-    pub backend_tls: crate::proxy::BackendTls,
-    /// CA certificates (PEM) that backend certificates must chain to; the system's bundle
-    /// when absent.
+    pub backend_tls: BackendTls,
+    /// `route = "file"`: the route file, re-read on reload.
+    #[serde(default)]
+    pub route_file: Option<PathBuf>,
+    /// `route = "auth-http"`: an nginx `auth_http` service, `http://host:port/path`.
+    #[serde(default)]
+    pub auth_http: Option<AuthHttpUrl>,
+    /// The whole exchange with the auth_http service (connect, request, answer).
+    #[serde(with = "duration", default = "default_proxy_timeout")]
+    pub auth_http_timeout: Duration,
+    /// auth_http answers remembered (successes only); 0 turns the cache off.
+    #[serde(default = "default_proxy_cache_size")]
+    pub cache_size: usize,
+    /// How long an auth_http success is reused for the same user, password, protocol and
+    /// TLS state; "0s" turns the cache off.
+    #[serde(with = "duration", default = "default_proxy_cache_ttl")]
+    pub cache_ttl: Duration,
+    /// PEM certificates that backends' certificates are verified against.
     #[serde(default)]
     pub backend_ca: Option<PathBuf>,
-    #[serde(with = "duration", default = "default_proxy_connect_timeout")]
+    /// Time allowed to connect to a backend (and finish its TLS handshake).
+    #[serde(with = "duration", default = "default_proxy_timeout")]
     pub connect_timeout: Duration,
+    /// Time allowed for the backend's greeting and login.
     #[serde(with = "duration", default = "default_proxy_login_timeout")]
     pub login_timeout: Duration,
+    /// Who checks the client's password.
     #[serde(default)]
-    pub check_password: PasswordCheck,
-    /// Log in to backends as this master user on behalf of the client (SASL PLAIN with the
-    /// client's name as the authorization identity), instead of with the client's password.
+    pub check_password: CheckPassword,
+    /// A master user the proxy logs in to the backend as, on behalf of the client (Dovecot's
+    /// `user*master` style); needs `master_password`.
     #[serde(default)]
     pub master_user: Option<String>,
     #[serde(default)]
-    pub master_password: Option<String>,
-    /// Tell the backend the client's real address (IMAP `ID` x-originating-ip, POP3
-    /// `XCLIENT`), as Dovecot backends accept from `login_trusted_networks`.
+    pub master_password: Option<Secret>,
+    /// Tell the backend the client's address, so that its logs and limits see the client
+    /// rather than the proxy.
     #[serde(default = "default_true")]
     pub forward_client_ip: bool,
 }
 
-fn default_backend_tls() -> crate::proxy::BackendTls {
-    crate::proxy::BackendTls::Plain
+/// `proxy.route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteKind {
+    /// One backend per protocol: `imap_backend`, `pop3_backend`.
+    Static,
+    /// A route file: user, `@domain` or `*` to a backend.
+    File,
+    /// An nginx `auth_http` service, which also checks the password.
+    AuthHttp,
 }
-fn default_proxy_connect_timeout() -> Duration {
+
+impl RouteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::Static => "static",
+            RouteKind::File => "file",
+            RouteKind::AuthHttp => "auth-http",
+        }
+    }
+}
+
+/// `proxy.check_password`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckPassword {
+    /// The backend's own login checks it (the proxy passes the client's password on).
+    #[default]
+    Backend,
+    /// Postern checks it against `auth.passwd_file` before it asks for a route.
+    Local,
+}
+
+/// A secret from the configuration, kept out of `Debug` output (and so out of logs).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+fn default_backend_tls() -> BackendTls {
+    BackendTls::Starttls
+}
+fn default_proxy_timeout() -> Duration {
     Duration::from_secs(5)
 }
 fn default_proxy_login_timeout() -> Duration {
     Duration::from_secs(15)
 }
+fn default_proxy_cache_size() -> usize {
+    10_000
+}
+fn default_proxy_cache_ttl() -> Duration {
+    Duration::from_secs(60)
+}
 fn default_true() -> bool {
     true
 }
+
 
 /// `[admin]`: the administration socket that `postern who`, `kick` and `reload` talk to.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -435,7 +510,7 @@ pub enum ListenerKind {
 }
 
 /// The protocol a listener speaks, whatever its transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     Pop3,
     Imap,
@@ -626,8 +701,13 @@ impl Config {
         if let Some(socket) = &mut self.admin.socket {
             fix(socket);
         }
-        if let Some(ca) = self.proxy.as_mut().and_then(|p| p.backend_ca.as_mut()) {
-            fix(ca);
+        if let Some(proxy) = &mut self.proxy {
+            if let Some(file) = &mut proxy.route_file {
+                fix(file);
+            }
+            if let Some(ca) = &mut proxy.backend_ca {
+                fix(ca);
+            }
         }
         if let Some(tls) = &mut self.tls {
             fix(&mut tls.cert);
@@ -701,6 +781,9 @@ impl Config {
             ));
         }
         self.validate_imap()?;
+        if let Some(proxy) = &self.proxy {
+            proxy.validate()?;
+        }
         if let Some(e) = &self.pop3.expire
             && e != "NEVER"
             && e.parse::<u32>().is_err()
@@ -716,6 +799,8 @@ impl Config {
         Ok(())
     }
 
+    /// Every proxy listener needs a `[proxy]` table, and with static routes a backend for
+    /// its protocol.
     fn validate_proxy(&self) -> Result<(), (&'static str, String)> {
         for l in self.listeners.iter().filter(|l| l.kind.is_proxy()) {
             let Some(proxy) = &self.proxy else {
@@ -724,30 +809,15 @@ impl Config {
                     format!("a {} listener needs a [proxy] section", l.kind.name()),
                 ));
             };
+            if proxy.route != RouteKind::Static {
+                continue;
+            }
             let (backend, key) = match l.kind.protocol() {
                 Protocol::Imap => (&proxy.imap_backend, "proxy.imap_backend"),
                 Protocol::Pop3 => (&proxy.pop3_backend, "proxy.pop3_backend"),
             };
             if backend.is_none() {
                 return Err((key, format!("required by the {} listener", l.kind.name())));
-            }
-        }
-        if let Some(proxy) = &self.proxy {
-            for (backend, key) in [
-                (&proxy.imap_backend, "proxy.imap_backend"),
-                (&proxy.pop3_backend, "proxy.pop3_backend"),
-            ] {
-                if let Some(b) = backend
-                    && crate::proxy::route::parse_host_port(b).is_none()
-                {
-                    return Err((key, format!("{b:?} is not host:port")));
-                }
-            }
-            if proxy.master_user.is_some() != proxy.master_password.is_some() {
-                return Err((
-                    "proxy.master_password",
-                    "master_user and master_password go together".into(),
-                ));
             }
         }
         Ok(())
@@ -815,6 +885,117 @@ impl Config {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
+    }
+}
+
+impl ProxyConfig {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let route = self.route;
+        let needed_by = |key: &'static str, kind: RouteKind| {
+            (
+                key,
+                format!("required when proxy.route = \"{}\"", kind.as_str()),
+            )
+        };
+        let only_for = |key: &'static str, kind: RouteKind| {
+            (
+                key,
+                format!(
+                    "only used when proxy.route = \"{}\" (it is \"{}\")",
+                    kind.as_str(),
+                    route.as_str()
+                ),
+            )
+        };
+        match route {
+            RouteKind::Static => {
+                if self.imap_backend.is_none() && self.pop3_backend.is_none() {
+                    return Err((
+                        "proxy.imap_backend",
+                        "proxy.route = \"static\" needs imap_backend, pop3_backend or both".into(),
+                    ));
+                }
+            }
+            RouteKind::File => {
+                if self.route_file.is_none() {
+                    return Err(needed_by("proxy.route_file", RouteKind::File));
+                }
+            }
+            RouteKind::AuthHttp => {
+                if self.auth_http.is_none() {
+                    return Err(needed_by("proxy.auth_http", RouteKind::AuthHttp));
+                }
+            }
+        }
+        if route != RouteKind::Static {
+            if self.imap_backend.is_some() {
+                return Err(only_for("proxy.imap_backend", RouteKind::Static));
+            }
+            if self.pop3_backend.is_some() {
+                return Err(only_for("proxy.pop3_backend", RouteKind::Static));
+            }
+        }
+        if route != RouteKind::File && self.route_file.is_some() {
+            return Err(only_for("proxy.route_file", RouteKind::File));
+        }
+        if route != RouteKind::AuthHttp && self.auth_http.is_some() {
+            return Err(only_for("proxy.auth_http", RouteKind::AuthHttp));
+        }
+        for (key, value) in [
+            ("proxy.auth_http_timeout", self.auth_http_timeout),
+            ("proxy.connect_timeout", self.connect_timeout),
+            ("proxy.login_timeout", self.login_timeout),
+        ] {
+            if value.is_zero() {
+                return Err((key, "must be more than zero".into()));
+            }
+        }
+        match (&self.master_user, &self.master_password) {
+            (Some(_), None) => {
+                return Err((
+                    "proxy.master_password",
+                    "required when proxy.master_user is set".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "proxy.master_user",
+                    "required when proxy.master_password is set".into(),
+                ));
+            }
+            (Some(user), Some(_)) => {
+                if user.is_empty() || user.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err((
+                        "proxy.master_user",
+                        format!("{user:?} is empty or contains whitespace or a control character"),
+                    ));
+                }
+                // Logging in as the master user, the backend never sees the client's
+                // password: someone else must check it.
+                if self.check_password == CheckPassword::Backend && route != RouteKind::AuthHttp {
+                    return Err((
+                        "proxy.check_password",
+                        "with proxy.master_user the backend never sees the client's password; \
+                         set check_password = \"local\" (or use route = \"auth-http\", which \
+                         checks it)"
+                            .into(),
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(secret) = &self.master_password
+            && secret
+                .expose()
+                .chars()
+                .any(|c| c == '\r' || c == '\n' || c == '\0')
+        {
+            return Err((
+                "proxy.master_password",
+                "must not contain CR, LF or NUL".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -952,6 +1133,177 @@ address = "127.0.0.1:1110"
         assert!(e.contains("imap.cached_headers"), "{e}");
         // A POP3-only configuration without TLS does not care about the IMAP login type.
         assert!(parse(MINIMAL).is_ok());
+    }
+
+    #[test]
+    fn no_proxy_table_means_no_proxy() {
+        assert!(parse(MINIMAL).unwrap().proxy.is_none());
+    }
+
+    #[test]
+    fn proxy_defaults_and_paths() {
+        let text = format!(
+            "{MINIMAL}\n[proxy]\nroute = \"file\"\nroute_file = \"routes\"\n\
+             backend_ca = \"/etc/ssl/backends.pem\"\n"
+        );
+        let p = parse(&text).unwrap().proxy.unwrap();
+        assert_eq!(p.route, RouteKind::File);
+        assert_eq!(
+            p.route_file.as_deref(),
+            Some(Path::new("/etc/postern/routes"))
+        );
+        assert_eq!(
+            p.backend_ca.as_deref(),
+            Some(Path::new("/etc/ssl/backends.pem"))
+        );
+        assert_eq!(p.backend_tls, BackendTls::Starttls);
+        assert_eq!(p.auth_http_timeout, Duration::from_secs(5));
+        assert_eq!(p.cache_size, 10_000);
+        assert_eq!(p.cache_ttl, Duration::from_secs(60));
+        assert_eq!(p.connect_timeout, Duration::from_secs(5));
+        assert_eq!(p.login_timeout, Duration::from_secs(15));
+        assert_eq!(p.check_password, CheckPassword::Backend);
+        assert!(p.master_user.is_none() && p.master_password.is_none());
+        assert!(p.forward_client_ip);
+    }
+
+    #[test]
+    fn proxy_every_setting() {
+        let text = format!(
+            "{MINIMAL}\n[proxy]\nroute = \"auth-http\"\n\
+             auth_http = \"http://127.0.0.1:9000/mail-auth\"\nauth_http_timeout = \"2s\"\n\
+             backend_tls = \"tls\"\ncache_size = 5\ncache_ttl = \"10m\"\n\
+             connect_timeout = \"1s\"\nlogin_timeout = \"20s\"\ncheck_password = \"local\"\n\
+             master_user = \"proxy\"\nmaster_password = \"s3cret\"\nforward_client_ip = false\n"
+        );
+        let p = parse(&text).unwrap().proxy.unwrap();
+        assert_eq!(p.route, RouteKind::AuthHttp);
+        let url = p.auth_http.as_ref().unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.path.as_str()),
+            ("127.0.0.1", 9000, "/mail-auth")
+        );
+        assert_eq!(p.auth_http_timeout, Duration::from_secs(2));
+        assert_eq!(p.backend_tls, BackendTls::Tls);
+        assert_eq!((p.cache_size, p.cache_ttl), (5, Duration::from_secs(600)));
+        assert_eq!(p.connect_timeout, Duration::from_secs(1));
+        assert_eq!(p.login_timeout, Duration::from_secs(20));
+        assert_eq!(p.check_password, CheckPassword::Local);
+        assert_eq!(p.master_user.as_deref(), Some("proxy"));
+        assert_eq!(
+            p.master_password.as_ref().map(Secret::expose),
+            Some("s3cret")
+        );
+        assert!(!p.forward_client_ip);
+        assert!(
+            !format!("{p:?}").contains("s3cret"),
+            "the password stays out of Debug"
+        );
+
+        let text = format!(
+            "{MINIMAL}\n[proxy]\nroute = \"static\"\nimap_backend = \"[2001:db8::1]:143\"\n\
+             pop3_backend = \"pop.internal:110\"\n"
+        );
+        let p = parse(&text).unwrap().proxy.unwrap();
+        assert_eq!(p.imap_backend.unwrap().host, "2001:db8::1");
+        assert_eq!(p.pop3_backend.unwrap().port, 110);
+    }
+
+    #[test]
+    fn proxy_errors_name_the_key() {
+        let cases: &[(&str, &str)] = &[
+            ("", "proxy: missing field `route`"),
+            ("route = \"ldap\"", "proxy.route"),
+            ("route = \"static\"\nimap_backnd = \"a:1\"", "imap_backnd"),
+            (
+                "route = \"static\"",
+                "proxy.imap_backend: proxy.route = \"static\" needs",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a\"",
+                "proxy.imap_backend",
+            ),
+            (
+                "route = \"static\"\npop3_backend = \"a:0\"",
+                "proxy.pop3_backend",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"::1:143\"",
+                "proxy.imap_backend",
+            ),
+            (
+                "route = \"file\"",
+                "proxy.route_file: required when proxy.route = \"file\"",
+            ),
+            (
+                "route = \"auth-http\"",
+                "proxy.auth_http: required when proxy.route = \"auth-http\"",
+            ),
+            (
+                "route = \"auth-http\"\nauth_http = \"https://auth/\"",
+                "proxy.auth_http",
+            ),
+            (
+                "route = \"file\"\nroute_file = \"r\"\nimap_backend = \"a:1\"",
+                "proxy.imap_backend: only used when proxy.route = \"static\" (it is \"file\")",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nroute_file = \"r\"",
+                "proxy.route_file: only used when proxy.route = \"file\"",
+            ),
+            (
+                "route = \"file\"\nroute_file = \"r\"\nauth_http = \"http://a/\"",
+                "proxy.auth_http: only used when proxy.route = \"auth-http\"",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nbackend_tls = \"ssl\"",
+                "proxy.backend_tls",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nconnect_timeout = \"0s\"",
+                "proxy.connect_timeout: must be more than zero",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nlogin_timeout = \"soon\"",
+                "proxy.login_timeout",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\ncheck_password = \"ldap\"",
+                "proxy.check_password",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nmaster_user = \"m\"",
+                "proxy.master_password: required when proxy.master_user is set",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nmaster_password = \"p\"",
+                "proxy.master_user: required when proxy.master_password is set",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nmaster_user = \"m\"\n\
+                 master_password = \"p\"",
+                "proxy.check_password: with proxy.master_user",
+            ),
+            (
+                "route = \"static\"\nimap_backend = \"a:1\"\nmaster_user = \"m x\"\n\
+                 master_password = \"p\"\ncheck_password = \"local\"",
+                "proxy.master_user",
+            ),
+        ];
+        for (table, expected) in cases {
+            let text = format!("{MINIMAL}\n[proxy]\n{table}\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{table}: {e}");
+        }
+        // A master user is fine when Postern checks the password, or auth_http does.
+        for ok in [
+            "route = \"static\"\nimap_backend = \"a:1\"\ncheck_password = \"local\"",
+            "route = \"auth-http\"\nauth_http = \"http://a/\"",
+        ] {
+            let text =
+                format!("{MINIMAL}\n[proxy]\n{ok}\nmaster_user = \"m\"\nmaster_password = \"p\"\n");
+            assert!(parse(&text).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -62,27 +62,34 @@ pub fn server_config(cfg: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsEr
 /// Where Debian (and most distributions) keep the system's trusted CA certificates.
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-/// The rustls client configuration a proxy verifies its backends with: the CA certificates
-/// in `ca` (PEM), or the system's bundle when `None`. Certificates are always verified;
-/// a backend with a private CA gets that CA in `proxy.backend_ca`.
-pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let path = ca.unwrap_or(Path::new(SYSTEM_CA_BUNDLE));
+/// The certificates in `proxy.backend_ca` (PEM), as the roots backends' certificates are
+/// verified against. At least one certificate, each one usable as a root.
+pub fn backend_roots(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
     let file_err = |message: String| TlsError::File {
         path: path.to_owned(),
         message,
     };
-    let mut roots = rustls::RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_err(format!("cannot read CA certificates: {e}")))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| file_err(format!("bad PEM certificate: {e}")))?;
+        .map_err(|e| file_err(format!("cannot read certificates: {e}")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err(format!("bad PEM certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(file_err("no certificate found in the file".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (index, cert) in certs.into_iter().enumerate() {
         roots
             .add(cert)
-            .map_err(|e| file_err(format!("unusable CA certificate: {e}")))?;
+            .map_err(|e| file_err(format!("certificate {}: {e}", index + 1)))?;
     }
-    if roots.is_empty() {
-        return Err(file_err("no CA certificate found in the file".into()));
-    }
+    Ok(roots)
+}
+
+/// The rustls client configuration a proxy verifies its backends with: the roots in `ca`,
+/// or the system's bundle when `None`. Certificates are always verified; a backend with a
+/// private CA gets that CA in `proxy.backend_ca`.
+pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let roots = backend_roots(ca.unwrap_or(Path::new(SYSTEM_CA_BUNDLE)))?;
     let provider = Arc::new(aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

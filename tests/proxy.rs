@@ -77,6 +77,7 @@ address = "127.0.0.1:0"
 kind = "pop3s-proxy"
 address = "127.0.0.1:0"
 [proxy]
+route = "static"
 imap_backend = "localhost:{imap_port}"
 pop3_backend = "localhost:{pop3_port}"
 backend_tls = "{tls}"

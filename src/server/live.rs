@@ -20,6 +20,8 @@ pub(crate) struct Live {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How the proxy verifies its backends' certificates (with `[proxy]`).
     pub proxy_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Where proxied users' backends are (with `[proxy]`).
+    pub routes: Option<Arc<crate::proxy::route::RouteSource>>,
     pub hostname: String,
     pub pop3: super::pop3::Pop3Settings,
     pub imap: super::imap::ImapSettings,
@@ -31,6 +33,7 @@ impl Live {
         config: Config,
         tls: Option<Arc<rustls::ServerConfig>>,
         proxy_tls: Option<Arc<rustls::ClientConfig>>,
+        routes: Option<Arc<crate::proxy::route::RouteSource>>,
         accounts: &PasswdDb,
     ) -> Live {
         let hostname = if config.server.hostname.is_empty() {
@@ -44,6 +47,7 @@ impl Live {
             config,
             tls,
             proxy_tls,
+            routes,
             hostname,
             pop3,
             imap,

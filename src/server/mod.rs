@@ -206,6 +206,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let crate::check::Loaded {
         tls,
         proxy_tls,
+        routes,
         accounts: db,
     } = crate::check::load_files(&config)?;
     let auth = Arc::new(Authenticator::new(
@@ -261,7 +262,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
     let notifier = notify::Notifier::new(workers);
     let imap = imap::ImapService::new(&config, notifier.clone(), workers);
     start_watcher(&imap.registry, &store_pool);
-    let live = live::Live::build(config.clone(), tls, proxy_tls, &auth.db());
+    let live = live::Live::build(config.clone(), tls, proxy_tls, routes, &auth.db());
     let addrs: Vec<_> = active.iter().map(|a| (a.config.kind, a.bound)).collect();
     let shared = Arc::new(Shared {
         limits: ConnectionLimits::new(

@@ -144,7 +144,13 @@ fn prepare_and_apply(
     // From here on nothing fails.
     let old_db = shared.auth.db();
     state.generation += 1;
-    let live = Live::build(config, loaded.tls, loaded.proxy_tls, &loaded.accounts);
+    let live = Live::build(
+        config,
+        loaded.tls,
+        loaded.proxy_tls,
+        loaded.routes,
+        &loaded.accounts,
+    );
     let accounts = loaded.accounts.len();
     shared.auth.replace_db(loaded.accounts);
     shared.limits.set(

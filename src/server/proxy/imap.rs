@@ -16,7 +16,7 @@ use base64::Engine;
 
 use super::{BackendConn, BackendError, RelayEnd};
 use crate::auth::Credentials;
-use crate::config::{ListenerKind, PasswordCheck, Protocol};
+use crate::config::{CheckPassword, ListenerKind, Protocol};
 use crate::imap::{CloseReason, LoginReply, Session, SessionEvent as Event};
 use crate::proxy::{BackendTls, LookupRequest, RouteError};
 use crate::server::Shared;
@@ -190,7 +190,7 @@ async fn login(
     let proxy = live.config.proxy.clone().ok_or(LoginReply::TempFail(
         "This listener has no proxy configuration.".into(),
     ))?;
-    if proxy.check_password == PasswordCheck::Local {
+    if proxy.check_password == CheckPassword::Local {
         match crate::server::login::verify(creds, peer.ip(), Protocol::Imap, tls, shared).await {
             Verified::Ok(account) if account.imap_enabled => {}
             Verified::Ok(_) => return Err(LoginReply::Disabled),
@@ -230,7 +230,7 @@ async fn login(
     match backend_login(&route, &proxy, tls_config, &password, peer).await {
         Ok(logged_in) => Ok(logged_in),
         Err(BackendError::LoginRefused) => {
-            if proxy.check_password == PasswordCheck::Backend {
+            if proxy.check_password == CheckPassword::Backend {
                 // The backend was the judge: a guesser pays the same penalty as here.
                 let delay = shared.auth.penalty().record_failure(peer.ip());
                 compio::time::sleep(delay).await;
@@ -280,7 +280,7 @@ async fn backend_login(
         (Some(master), Some(master_password)) => (
             route.user.as_str(),
             master.as_str(),
-            master_password.as_str(),
+            master_password.expose(),
         ),
         _ => ("", route.user.as_str(), password),
     };

@@ -30,7 +30,7 @@ use futures_util::future::{Either, select};
 use super::Shared;
 use super::sessions::Entry;
 use super::transport::{OutBuf, Transport};
-use crate::config::{Protocol, ProxyConfig};
+use crate::config::ProxyConfig;
 use crate::proxy::{Backend, BackendTls, LookupRequest, Route, RouteError};
 
 /// Longest backend line the proxy reads during login (greeting, capability, ID answer).
@@ -54,40 +54,17 @@ pub(crate) enum BackendError {
     Io(#[from] io::Error),
 }
 
-/// The user's backend, for `req`.
+/// The user's backend, for `req`, from the configured route source.
 ///
-/// The route comes from the configured source; it runs on the blocking pool because a source
-/// may read files or ask an HTTP service.
+/// It runs on the blocking pool: a source may read files or ask an HTTP service.
 pub(crate) async fn route(shared: &Arc<Shared>, req: LookupRequest) -> Result<Route, RouteError> {
-    let live = shared.live();
-    let Some(proxy) = live.config.proxy.clone() else {
+    let Some(routes) = shared.live().routes.clone() else {
         return Err(RouteError::NoRoute);
     };
-    let lookup = move || static_route(&proxy, &req);
-    match shared.pool.run(lookup).await {
+    match shared.pool.run(move || routes.lookup(&req)).await {
         Ok(result) => result,
         Err(_) => Err(RouteError::Unavailable("the server is busy".into())),
     }
-}
-
-/// The static route: one backend per protocol for everybody.
-fn static_route(proxy: &ProxyConfig, req: &LookupRequest) -> Result<Route, RouteError> {
-    let configured = match req.protocol {
-        Protocol::Imap => proxy.imap_backend.as_deref(),
-        Protocol::Pop3 => proxy.pop3_backend.as_deref(),
-    };
-    let (host, port) = configured
-        .and_then(crate::proxy::route::parse_host_port)
-        .ok_or(RouteError::NoRoute)?;
-    Ok(Route {
-        backend: Backend {
-            host,
-            port,
-            tls: proxy.backend_tls,
-        },
-        user: req.user.clone(),
-        password: None,
-    })
 }
 
 /// A connection to a backend during login: a transport and a line buffer.

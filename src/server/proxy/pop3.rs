@@ -13,7 +13,7 @@ use base64::Engine;
 
 use super::{BackendConn, BackendError, RelayEnd};
 use crate::auth::Credentials;
-use crate::config::{ListenerKind, PasswordCheck, Protocol};
+use crate::config::{CheckPassword, ListenerKind, Protocol};
 use crate::pop3::{CloseReason, Event, LoginReply, Session};
 use crate::proxy::{BackendTls, LookupRequest, RouteError};
 use crate::server::Shared;
@@ -168,7 +168,7 @@ async fn login(
     let proxy = live.config.proxy.clone().ok_or(LoginReply::TempFail(
         "This listener has no proxy configuration.".into(),
     ))?;
-    if proxy.check_password == PasswordCheck::Local {
+    if proxy.check_password == CheckPassword::Local {
         match crate::server::login::verify(creds, peer.ip(), Protocol::Pop3, tls, shared).await {
             Verified::Ok(account) if account.pop3_enabled => {}
             Verified::Ok(_) => return Err(LoginReply::Disabled),
@@ -207,7 +207,7 @@ async fn login(
     match backend_login(&route, &proxy, live.proxy_tls.as_ref(), &password, peer).await {
         Ok(conn) => Ok(conn),
         Err(BackendError::LoginRefused) => {
-            if proxy.check_password == PasswordCheck::Backend {
+            if proxy.check_password == CheckPassword::Backend {
                 let delay = shared.auth.penalty().record_failure(peer.ip());
                 compio::time::sleep(delay).await;
             }
@@ -269,7 +269,7 @@ async fn backend_login(
         (Some(master), Some(master_password)) => (
             route.user.as_str(),
             master.as_str(),
-            master_password.as_str(),
+            master_password.expose(),
         ),
         _ => ("", route.user.as_str(), password),
     };
