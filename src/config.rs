@@ -184,7 +184,6 @@ fn default_true() -> bool {
     true
 }
 
-
 /// `[admin]`: the administration socket that `postern who`, `kick` and `reload` talk to.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -61,6 +61,18 @@ fn proxy(b: &Backend, tls: &str, extra_proxy: &str) -> TestServer {
         "tls" => (b.dovecot.port("imaps"), b.dovecot.port("pop3s")),
         _ => (b.dovecot.port("imap"), b.dovecot.port("pop3")),
     };
+    proxy_with(
+        &format!(
+            "route = \"static\"\nimap_backend = \"localhost:{imap_port}\"\n\
+             pop3_backend = \"localhost:{pop3_port}\"\nbackend_tls = \"{tls}\"\n{extra_proxy}"
+        ),
+        &[],
+    )
+}
+
+/// A Postern proxy with `[proxy]` settings `proxy` (timeouts and the CA added), and
+/// `files` written beside its config first.
+fn proxy_with(proxy: &str, files: &[(&str, String)]) -> TestServer {
     let opts = Options {
         extra_config: format!(
             r#"
@@ -77,14 +89,10 @@ address = "127.0.0.1:0"
 kind = "pop3s-proxy"
 address = "127.0.0.1:0"
 [proxy]
-route = "static"
-imap_backend = "localhost:{imap_port}"
-pop3_backend = "localhost:{pop3_port}"
-backend_tls = "{tls}"
 backend_ca = "backend-cert.pem"
 connect_timeout = "2s"
 login_timeout = "15s"
-{extra_proxy}
+{proxy}
 "#
         ),
         ..Options::default()
@@ -92,6 +100,9 @@ login_timeout = "15s"
     let dir = temp_dir("proxy");
     // The backend's certificate is the proxy's trust anchor (written before the config loads).
     fs::copy(backend_cert_path(), dir.join("backend-cert.pem")).unwrap();
+    for (name, text) in files {
+        fs::write(dir.join(name), text).unwrap();
+    }
     TestServer::start_in(dir, opts)
 }
 
@@ -371,4 +382,174 @@ p.quit()
     );
     let body = literal_after(&r[0], "BODY[]").unwrap();
     assert!(body == big, "the 100 MB message came back different");
+}
+
+/// A backend for a user of its own.
+fn backend_for(user: &str, password: &str, messages: &[Vec<u8>]) -> DovecotServer {
+    let dir = temp_dir("proxy-backend");
+    let maildir = dir.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for (i, m) in messages.iter().enumerate() {
+        let name = format!("{}.M{i}P1.backend:2,", 1_700_000_000 + i);
+        fs::write(maildir.join("cur").join(name), m).unwrap();
+    }
+    DovecotServer::start_with(
+        &maildir,
+        user,
+        password,
+        &["imap", "pop3"],
+        None,
+        "login_trusted_networks = 127.0.0.0/8\n",
+    )
+}
+
+fn imap_count(s: &TestServer, user: &str, password: &str) -> Result<usize, String> {
+    let (mut c, _) = Client::connect(addr(s, ListenerKind::ImapProxy));
+    let (_, tagged) = c.command(&format!("LOGIN {user} {password}"));
+    if !tagged.contains("OK") {
+        return Err(tagged);
+    }
+    let r = c.ok("SELECT INBOX");
+    let exists = r
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .find_map(|l| {
+            l.strip_suffix(" EXISTS\r\n")
+                .and_then(|n| n.strip_prefix("* ")?.parse().ok())
+        })
+        .unwrap();
+    c.ok("LOGOUT");
+    Ok(exists)
+}
+
+#[test]
+fn a_route_file_sends_each_user_to_their_backend() {
+    let messages = few_messages();
+    let a = backend_for("alice", "alice-pw", &messages[..2]);
+    let b = backend_for("bob@example.org", "bob-pw", &messages[..3]);
+    let routes = format!(
+        "# user or @domain, protocol, backend, mode\n\
+         alice imap localhost:{} plain\n\
+         alice pop3 localhost:{} plain\n\
+         @example.org imap localhost:{} plain\n\
+         * pop3 localhost:{}\n",
+        a.port("imap"),
+        a.port("pop3"),
+        b.port("imap"),
+        b.port("pop3"),
+    );
+    let s = proxy_with(
+        "route = \"file\"\nroute_file = \"routes\"\nbackend_tls = \"plain\"\n",
+        &[("routes", routes)],
+    );
+    assert_eq!(imap_count(&s, "alice", "alice-pw"), Ok(2));
+    assert_eq!(imap_count(&s, "bob@example.org", "bob-pw"), Ok(3));
+    // A user the file does not route for IMAP cannot log in there.
+    assert!(imap_count(&s, "carol", "x").is_err());
+    let mut pop = Raw::connect(addr(&s, ListenerKind::Pop3Proxy));
+    pop.line();
+    pop.cmd("USER bob@example.org");
+    assert!(pop.cmd("PASS bob-pw").starts_with("+OK"));
+    assert!(pop.cmd("STAT").starts_with("+OK 3 "));
+}
+
+/// A tiny nginx auth_http service: alice goes to `backend`, anybody else is refused with
+/// a wait. Returns its URL; it answers until the test process ends.
+fn auth_http_service(backend_port: u16) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/auth", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request).into_owned();
+            log.lock().unwrap().push(request.clone());
+            let good = request.contains("Auth-User: alice\r\n")
+                && request.contains("Auth-Pass: alice-pw\r\n");
+            let answer = if good {
+                format!(
+                    "HTTP/1.0 200 OK\r\nAuth-Status: OK\r\nAuth-Server: 127.0.0.1\r\n\
+                     Auth-Port: {backend_port}\r\n\r\n"
+                )
+            } else {
+                "HTTP/1.0 200 OK\r\nAuth-Status: Invalid login or password\r\nAuth-Wait: 1\r\n\r\n"
+                    .to_owned()
+            };
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn an_nginx_auth_http_service_routes_and_refuses() {
+    let a = backend_for("alice", "alice-pw", &few_messages()[..2]);
+    let (url, seen) = auth_http_service(a.port("imap"));
+    let s = proxy_with(
+        &format!("route = \"auth-http\"\nauth_http = \"{url}\"\nbackend_tls = \"plain\"\n"),
+        &[],
+    );
+    assert_eq!(imap_count(&s, "alice", "alice-pw"), Ok(2));
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    for header in [
+        "Auth-Method: plain",
+        "Auth-Protocol: imap",
+        "Auth-Login-Attempt: 1",
+        "Client-IP: 127.0.0.1",
+    ] {
+        assert!(requests[0].contains(header), "{header}: {}", requests[0]);
+    }
+    // Refused, after the service's Auth-Wait.
+    let start = Instant::now();
+    let err = imap_count(&s, "alice", "wrong").unwrap_err();
+    assert!(err.contains("NO [AUTHENTICATIONFAILED]"), "{err}");
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    // A second login of alice comes from the cache: the service is not asked again.
+    assert_eq!(imap_count(&s, "alice", "alice-pw"), Ok(2));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_proxy_protocol_header_reaches_the_backend_as_the_client_address() {
+    let b = backend(None, &few_messages());
+    let s = proxy(
+        &b,
+        "plain",
+        "\n[[listener]]\nkind = \"imap-proxy\"\naddress = \"127.0.0.2:0\"\n\
+         proxy_protocol = \"v1\"\nproxy_from = [\"127.0.0.1\"]\n",
+    );
+    let behind_haproxy = s
+        .handle
+        .as_ref()
+        .unwrap()
+        .addrs()
+        .into_iter()
+        .find(|(_, a)| a.ip().to_string() == "127.0.0.2")
+        .unwrap()
+        .1;
+    let mut c = Raw::connect(behind_haproxy);
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.2 40123 143\r\n");
+    assert!(c.line().starts_with("* OK"));
+    let reply = c.cmd(&format!("a LOGIN {USER} {PASSWORD}"));
+    assert!(reply.starts_with("a OK"), "{reply}");
+    let reply = c.cmd("b LOGOUT");
+    assert!(reply.starts_with("* BYE"), "{reply}");
+    let log = b.dovecot.log();
+    assert!(log.contains("rip=192.0.2.7"), "{log}");
 }
