@@ -30,7 +30,7 @@ use futures_util::future::{Either, select};
 use super::Shared;
 use super::sessions::Entry;
 use super::transport::{OutBuf, Transport};
-use crate::config::ProxyConfig;
+use crate::config::{CheckPassword, Protocol, ProxyConfig};
 use crate::proxy::{Backend, BackendTls, LookupRequest, Route, RouteError};
 
 /// Longest backend line the proxy reads during login (greeting, capability, ID answer).
@@ -243,6 +243,114 @@ pub(crate) async fn relay(
         match to.write_batch(std::mem::take(&mut bufs)).await {
             Ok(empty) => bufs = empty,
             Err(_) => return RelayEnd::Error,
+        }
+    }
+}
+
+/// Why a proxied login was refused, whatever the protocol; each protocol says it its way.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Wrong credentials, or no route for the user.
+    Failed,
+    /// The account may not use this protocol (local password check).
+    Disabled,
+    /// The account's login type wants TLS (local password check).
+    TlsRequired,
+    /// Try again later; the text is for the client.
+    TempFail(String),
+}
+
+/// What a login needs once the route is known.
+pub(crate) struct Routed {
+    pub route: Route,
+    pub proxy: ProxyConfig,
+    /// The password to log in to the backend with.
+    pub password: String,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// The steps of a proxied login before the backend: the password check where it is
+/// Postern's, and the route.
+pub(crate) async fn prepare(
+    creds: crate::auth::Credentials,
+    protocol: Protocol,
+    peer: SocketAddr,
+    tls: bool,
+    attempt: u32,
+    shared: &Arc<Shared>,
+) -> Result<Routed, Refusal> {
+    use crate::server::login::Verified;
+    let crate::auth::Credentials::Password { user, password, .. } = creds.clone() else {
+        // Only password mechanisms are offered on proxy listeners.
+        return Err(Refusal::Failed);
+    };
+    let live = shared.live();
+    let proxy = live.config.proxy.clone().ok_or(Refusal::TempFail(
+        "This listener has no proxy configuration.".into(),
+    ))?;
+    if proxy.check_password == CheckPassword::Local {
+        match crate::server::login::verify(creds, peer.ip(), protocol, tls, shared).await {
+            Verified::Ok(account) if account.enabled(protocol) => {}
+            Verified::Ok(_) => return Err(Refusal::Disabled),
+            Verified::Failed => return Err(Refusal::Failed),
+            Verified::TlsRequired => return Err(Refusal::TlsRequired),
+            Verified::TempFail(reason) => return Err(Refusal::TempFail(reason.into())),
+        }
+    }
+    let request = LookupRequest {
+        protocol,
+        user: user.clone(),
+        password: password.clone(),
+        client_ip: peer.ip(),
+        client_port: peer.port(),
+        secure: tls,
+        attempt,
+    };
+    let route = match route(shared, request).await {
+        Ok(route) => route,
+        Err(RouteError::Refused { message, wait }) => {
+            if let Some(wait) = wait {
+                compio::time::sleep(wait).await;
+            }
+            tracing::info!(user, "route source refused: {message}");
+            return Err(Refusal::Failed);
+        }
+        Err(RouteError::NoRoute) => return Err(Refusal::Failed),
+        Err(RouteError::Unavailable(why)) => {
+            tracing::warn!(user, "route source unavailable: {why}");
+            return Err(Refusal::TempFail(
+                "The mail service is unavailable, try again later.".into(),
+            ));
+        }
+    };
+    Ok(Routed {
+        password: route.password.clone().unwrap_or(password),
+        route,
+        proxy,
+        tls: live.proxy_tls.clone(),
+    })
+}
+
+/// A failed backend login as the client should hear of it. A refusal by the backend costs
+/// the penalty delay when the backend was the judge of the password, as a wrong password
+/// checked here would.
+pub(crate) async fn backend_failure(
+    e: BackendError,
+    routed: &Routed,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Refusal {
+    match e {
+        BackendError::LoginRefused => {
+            if routed.proxy.check_password == CheckPassword::Backend {
+                let delay = shared.auth.penalty().record_failure(peer.ip());
+                compio::time::sleep(delay).await;
+            }
+            Refusal::Failed
+        }
+        e => {
+            tracing::warn!(backend = routed.route.backend.host, "backend: {e}");
+            Refusal::TempFail("The mail server is unavailable, try again later.".into())
         }
     }
 }

@@ -11,14 +11,13 @@ use std::time::Instant;
 
 use base64::Engine;
 
-use super::{BackendConn, BackendError, RelayEnd};
+use super::{BackendConn, BackendError, Refusal, RelayEnd};
 use crate::auth::Credentials;
-use crate::config::{CheckPassword, ListenerKind, Protocol};
+use crate::config::{ListenerKind, Protocol};
 use crate::pop3::{CloseReason, Event, LoginReply, Session};
-use crate::proxy::{BackendTls, LookupRequest, RouteError};
+use crate::proxy::BackendTls;
 use crate::server::Shared;
 use crate::server::batch::Batch;
-use crate::server::login::Verified;
 use crate::server::sessions::Entry;
 use crate::server::transport::{OutBuf, Transport};
 
@@ -156,69 +155,32 @@ async fn login(
     attempt: u32,
     shared: &Arc<Shared>,
 ) -> Result<BackendConn, LoginReply> {
-    let Credentials::Password {
-        authzid: _,
-        user,
-        password,
-    } = creds.clone()
-    else {
-        return Err(LoginReply::Failed);
-    };
-    let live = shared.live();
-    let proxy = live.config.proxy.clone().ok_or(LoginReply::TempFail(
-        "This listener has no proxy configuration.".into(),
-    ))?;
-    if proxy.check_password == CheckPassword::Local {
-        match crate::server::login::verify(creds, peer.ip(), Protocol::Pop3, tls, shared).await {
-            Verified::Ok(account) if account.pop3_enabled => {}
-            Verified::Ok(_) => return Err(LoginReply::Disabled),
-            Verified::Failed => return Err(LoginReply::Failed),
-            Verified::TlsRequired => return Err(LoginReply::TlsRequired),
-            Verified::TempFail(reason) => return Err(LoginReply::TempFail(reason.into())),
-        }
+    let routed = super::prepare(creds, Protocol::Pop3, peer, tls, attempt, shared)
+        .await
+        .map_err(reply)?;
+    let tls_config = routed.tls.as_ref();
+    match backend_login(
+        &routed.route,
+        &routed.proxy,
+        tls_config,
+        &routed.password,
+        peer,
+    )
+    .await
+    {
+        Ok(logged_in) => Ok(logged_in),
+        Err(e) => Err(reply(
+            super::backend_failure(e, &routed, peer, shared).await,
+        )),
     }
-    let request = LookupRequest {
-        protocol: Protocol::Pop3,
-        user: user.clone(),
-        password: password.clone(),
-        client_ip: peer.ip(),
-        client_port: peer.port(),
-        secure: tls,
-        attempt,
-    };
-    let route = match super::route(shared, request).await {
-        Ok(route) => route,
-        Err(RouteError::Refused { message, wait }) => {
-            if let Some(wait) = wait {
-                compio::time::sleep(wait).await;
-            }
-            tracing::info!(user, "route source refused: {message}");
-            return Err(LoginReply::Failed);
-        }
-        Err(RouteError::NoRoute) => return Err(LoginReply::Failed),
-        Err(RouteError::Unavailable(why)) => {
-            tracing::warn!(user, "route source unavailable: {why}");
-            return Err(LoginReply::TempFail(
-                "The mail service is unavailable, try again later.".into(),
-            ));
-        }
-    };
-    let password = route.password.clone().unwrap_or(password);
-    match backend_login(&route, &proxy, live.proxy_tls.as_ref(), &password, peer).await {
-        Ok(conn) => Ok(conn),
-        Err(BackendError::LoginRefused) => {
-            if proxy.check_password == CheckPassword::Backend {
-                let delay = shared.auth.penalty().record_failure(peer.ip());
-                compio::time::sleep(delay).await;
-            }
-            Err(LoginReply::Failed)
-        }
-        Err(e) => {
-            tracing::warn!(user, backend = route.backend.host, "pop3 backend: {e}");
-            Err(LoginReply::TempFail(
-                "The mail server is unavailable, try again later.".into(),
-            ))
-        }
+}
+
+fn reply(refusal: Refusal) -> LoginReply {
+    match refusal {
+        Refusal::Failed => LoginReply::Failed,
+        Refusal::Disabled => LoginReply::Disabled,
+        Refusal::TlsRequired => LoginReply::TlsRequired,
+        Refusal::TempFail(text) => LoginReply::TempFail(text),
     }
 }
 
