@@ -204,6 +204,46 @@ impl Transport {
         result.map(|()| &self.pbuf[..])
     }
 
+    /// Reads the next plaintext bytes into `buf` (replacing its contents), up to its
+    /// capacity on a plain connection — a relay reads big chunks of a busy stream this way
+    /// instead of the ring's small buffers. Returns the buffer; empty means the peer closed.
+    pub async fn read_owned(&mut self, mut buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        buf.clear();
+        if self.tls.is_some() || !self.unread.is_empty() {
+            let result = self.read().await.map(|data| buf.extend_from_slice(data));
+            return (result, buf);
+        }
+        let BufResult(result, buf) = self.tcp.read(buf).await;
+        (result.map(drop), buf)
+    }
+
+    /// Writes `buf` whole and gives it back for reuse.
+    pub async fn write_owned(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        if self.tls.is_none() {
+            let BufResult(result, buf) = self.tcp.write_all(buf).await;
+            return (result, buf);
+        }
+        let mut result = self.encrypt(&buf).await;
+        if result.is_ok() {
+            result = self.flush_tls().await;
+        }
+        (result, buf)
+    }
+
+    /// Hands plaintext to rustls, putting records on the wire whenever its outgoing buffer
+    /// fills up (the last ones stay queued for the caller's `flush_tls`).
+    async fn encrypt(&mut self, mut rest: &[u8]) -> io::Result<()> {
+        while !rest.is_empty() {
+            let tls = self.tls.as_mut().expect("tls");
+            let n = tls.writer().write(rest)?;
+            rest = &rest[n..];
+            if n == 0 || tls.wants_write() && !rest.is_empty() {
+                self.flush_tls().await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Receives bytes from the socket into a buffer lent by the worker's io_uring buffer ring,
     /// so a connection waiting for its client holds no read buffer of its own. If the ring is
     /// empty (a burst on many connections at once), it falls back to a buffer of its own.
@@ -324,16 +364,7 @@ impl Transport {
             return Ok(bufs);
         }
         for b in &bufs {
-            let mut rest = b.bytes();
-            while !rest.is_empty() {
-                let tls = self.tls.as_mut().expect("tls");
-                let n = tls.writer().write(rest)?;
-                rest = &rest[n..];
-                if n == 0 || tls.wants_write() && !rest.is_empty() {
-                    // rustls's outgoing buffer is full: put records on the wire, then go on.
-                    self.flush_tls().await?;
-                }
-            }
+            self.encrypt(b.bytes()).await?;
         }
         self.flush_tls().await?;
         bufs.clear();

@@ -33,6 +33,10 @@ use super::transport::{OutBuf, Transport};
 use crate::config::{CheckPassword, Protocol, ProxyConfig};
 use crate::proxy::{Backend, BackendTls, LookupRequest, Route, RouteError};
 
+/// The most a relay reads at once in one direction. Bigger chunks mean fewer round trips
+/// on a busy stream; the buffer exists only while bytes are flowing.
+const RELAY_CHUNK: usize = 64 * 1024;
+
 /// Longest backend line the proxy reads during login (greeting, capability, ID answer).
 const MAX_BACKEND_LINE: usize = 64 * 1024;
 
@@ -212,7 +216,6 @@ pub(crate) async fn relay(
     {
         return RelayEnd::Error;
     }
-    let mut bufs = Vec::with_capacity(1);
     loop {
         // Wait for either side without reading, so that nothing is lost when the other side
         // wins; an idle relay holds no buffers.
@@ -233,16 +236,19 @@ pub(crate) async fn relay(
         } else {
             (&mut *backend, &mut *client)
         };
-        let data = match from.read().await {
-            Ok([]) if from_client => return RelayEnd::ClientClosed,
-            Ok([]) => return RelayEnd::BackendClosed,
-            Ok(data) => data.to_vec(),
+        // One chunk per wake-up, read then written, before looking at both sides again:
+        // never more than RELAY_CHUNK in flight, so a slow writer stops the reading, and a
+        // sender that pauses never keeps the other direction waiting.
+        let (read, buf) = from.read_owned(Vec::with_capacity(RELAY_CHUNK)).await;
+        match read {
+            Ok(()) if buf.is_empty() && from_client => return RelayEnd::ClientClosed,
+            Ok(()) if buf.is_empty() => return RelayEnd::BackendClosed,
+            Ok(()) => {}
             Err(_) => return RelayEnd::Error,
-        };
-        bufs.push(OutBuf::Bytes(data));
-        match to.write_batch(std::mem::take(&mut bufs)).await {
-            Ok(empty) => bufs = empty,
-            Err(_) => return RelayEnd::Error,
+        }
+        let (written, _) = to.write_owned(buf).await;
+        if written.is_err() {
+            return RelayEnd::Error;
         }
     }
 }
