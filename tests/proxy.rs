@@ -228,7 +228,37 @@ fn the_backend_hears_the_client_address_and_refusals_are_clear() {
     let mut rest = String::new();
     let _ = r.read_to_string(&mut rest);
     let log = b.dovecot.log();
-    assert!(log.contains("rip=127.0.0.5"), "{log}");
+    assert!(
+        log.contains("imap-login: Info: Login: user=<alice>") && log.contains("rip=127.0.0.5"),
+        "{log}"
+    );
+    // POP3: the same through XCLIENT.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.6:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.connect(&addr(&s, ListenerKind::Pop3Proxy).into())
+        .unwrap();
+    let stream: TcpStream = sock.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut r = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    for command in ["", "USER alice", "PASS backend-secret", "QUIT"] {
+        if !command.is_empty() {
+            w.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        }
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert!(line.starts_with("+OK"), "{command}: {line}");
+    }
+    let log = b.dovecot.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("pop3-login: Info: Login: user=<alice>")
+                && l.contains("rip=127.0.0.6")),
+        "{log}"
+    );
 
     // A wrong password: the backend says no, the client hears it as a failed login.
     let (mut c, _) = Client::connect(addr(&s, ListenerKind::ImapProxy));
@@ -330,11 +360,13 @@ fn real_clients_and_a_100_mb_append_through_the_proxy() {
     let listing = String::from_utf8_lossy(&out.stdout);
     assert_eq!(listing.lines().count(), b.messages.len(), "{listing}");
 
-    // Python's imaplib and poplib.
+    // Python's imaplib and poplib, the client side upgraded with STARTTLS / STLS.
     let script = format!(
         r#"
-import imaplib, poplib
+import imaplib, poplib, ssl
+ctx = ssl.create_default_context(cafile="{cafile}")
 m = imaplib.IMAP4("127.0.0.1", {imap_port})
+m.starttls(ssl_context=ctx)
 m.login("{USER}", "{PASSWORD}")
 typ, data = m.select("INBOX")
 assert typ == "OK", data
@@ -342,6 +374,7 @@ typ, data = m.search(None, "ALL")
 print("imap", len(data[0].split()))
 m.logout()
 p = poplib.POP3("127.0.0.1", {pop3_port})
+p.stls(context=ctx)
 p.user("{USER}")
 p.pass_("{PASSWORD}")
 print("pop3", p.stat()[0])
@@ -349,6 +382,7 @@ p.quit()
 "#,
         imap_port = imap.port(),
         pop3_port = pop3.port(),
+        cafile = s.cert.display(),
     );
     let out = std::process::Command::new("python3")
         .args(["-c", &script])
@@ -552,4 +586,38 @@ fn a_proxy_protocol_header_reaches_the_backend_as_the_client_address() {
     assert!(reply.starts_with("* BYE"), "{reply}");
     let log = b.dovecot.log();
     assert!(log.contains("rip=192.0.2.7"), "{log}");
+}
+
+#[test]
+fn mbsync_syncs_through_the_proxy() {
+    let b = backend(None, &few_messages());
+    let s = proxy(&b, "plain", "");
+    let imap = addr(&s, ListenerKind::ImapProxy);
+    let scratch = temp_dir("proxy-mbsync");
+    let out = support::python(
+        "mbsync_sync.py",
+        &[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &imap.port().to_string(),
+            "--mode",
+            "starttls",
+            "--cafile",
+            s.cert.to_str().unwrap(),
+            "--user",
+            USER,
+            "--password",
+            PASSWORD,
+            "--scratch",
+            scratch.to_str().unwrap(),
+            "--layout",
+            "verbatim",
+        ],
+    );
+    assert!(
+        out.contains("ok second mbsync -a: nothing propagated"),
+        "{out}"
+    );
+    assert!(out.contains("ok flag changes propagate both ways"), "{out}");
 }

@@ -1,8 +1,8 @@
 //! The POP3 front proxy: Postern's own session until login, then the backend's.
 //!
 //! At the backend: the greeting, STLS if configured, `XCLIENT ADDR=... PORT=...` when the
-//! backend lists XCLIENT in its CAPA (Dovecot does, for proxies in its
-//! `login_trusted_networks`), then `AUTH PLAIN` with an initial response (RFC 5034), with
+//! backend offers it (Dovecot says `[XCLIENT]` in its greeting to proxies in its
+//! `login_trusted_networks`; others list it in CAPA), then `AUTH PLAIN` with an initial response (RFC 5034), with
 //! the client's credentials or a master user's.
 
 use std::net::SocketAddr;
@@ -205,16 +205,19 @@ async fn backend_login(
         conn.start_tls(&route.backend.host, tls).await?;
     }
     if proxy.forward_client_ip {
-        conn.send(b"CAPA\r\n").await?;
-        let mut xclient = false;
-        if conn.line().await?.starts_with("+OK") {
-            loop {
-                let line = conn.line().await?;
-                if line == "." {
-                    break;
+        // Dovecot says it in its greeting (`+OK [XCLIENT] ...`); others list it in CAPA.
+        let mut xclient = greeting.contains("[XCLIENT]");
+        if !xclient {
+            conn.send(b"CAPA\r\n").await?;
+            if conn.line().await?.starts_with("+OK") {
+                loop {
+                    let line = conn.line().await?;
+                    if line == "." {
+                        break;
+                    }
+                    let upper = line.to_ascii_uppercase();
+                    xclient |= upper == "XCLIENT" || upper.starts_with("XCLIENT ");
                 }
-                xclient |= line.eq_ignore_ascii_case("XCLIENT")
-                    || line.to_ascii_uppercase().starts_with("XCLIENT ");
             }
         }
         if xclient {
