@@ -171,8 +171,12 @@ fn imap_through_the_proxy_over_every_client_and_backend_transport() {
         let (mut c, greeting) = Client::connect(addr(&s, ListenerKind::ImapProxy));
         assert!(greeting.starts_with("* OK"), "{greeting}");
         imap_roundtrip(&mut c, &b);
+        let (copied_before, _) = s.handle.as_ref().unwrap().relayed_bytes();
         let (mut c, _) = Client::connect_tls(addr(&s, ListenerKind::ImapsProxy), &s.cert);
         imap_roundtrip(&mut c, &b);
+        // TLS on the client side: decrypted and encrypted in user space.
+        let (copied, _) = s.handle.as_ref().unwrap().relayed_bytes();
+        assert!(copied > copied_before, "{backend_tls}");
         let log = b.dovecot.log();
         assert!(log.contains("Login: user=<alice>"), "{backend_tls}: {log}");
     }
@@ -183,8 +187,17 @@ fn every_corpus_message_survives_fetch_and_retr_through_the_proxy() {
     let messages: Vec<Vec<u8>> = corpus().into_iter().map(|(_, m)| m).collect();
     let b = backend(None, &messages);
     let s = proxy(&b, "plain", "");
+    let (_, spliced_before) = s.handle.as_ref().unwrap().relayed_bytes();
     let (mut c, _) = Client::connect(addr(&s, ListenerKind::ImapProxy));
     imap_roundtrip(&mut c, &b);
+    // Plain on both sides: the messages went by splice, never through user space (other
+    // tests running at the same time can only add to the count).
+    let (_, spliced) = s.handle.as_ref().unwrap().relayed_bytes();
+    let total: usize = b.messages.iter().map(Vec::len).sum();
+    assert!(
+        spliced - spliced_before >= total as u64,
+        "{spliced_before} -> {spliced}"
+    );
     let mut pop = Raw::connect(addr(&s, ListenerKind::Pop3Proxy));
     assert!(pop.line().starts_with("+OK"));
     pop.cmd(&format!("USER {USER}"));

@@ -156,6 +156,12 @@ impl ServerHandle {
         reload::reload(&self.shared)
     }
 
+    /// Bytes the proxy has relayed since start: (through user space, by splice).
+    pub fn relayed_bytes(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (proxy::COPIED.load(Relaxed), proxy::SPLICED.load(Relaxed))
+    }
+
     /// The live sessions, oldest first.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.shared.sessions.list()

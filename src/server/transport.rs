@@ -18,7 +18,7 @@ use std::sync::Arc;
 use compio::BufResult;
 use compio::buf::IoBuf;
 use compio::driver::ToSharedFd;
-use compio::driver::op::{Interest, PollOnce};
+use compio::driver::op::{Interest, PollOnce, Splice, SpliceFlags};
 use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 
@@ -393,5 +393,64 @@ impl Transport {
         }
         let _ = self.tcp.shutdown().await;
         let _ = self.tcp.close().await;
+    }
+}
+
+/// A pipe lent to a relay for one splice transfer: socket to pipe, then pipe to socket, so
+/// the bytes never enter user space. Shared ends, because an io_uring operation owns what it
+/// works on until it completes.
+pub(crate) struct Pipe {
+    read: Arc<std::io::PipeReader>,
+    write: Arc<std::io::PipeWriter>,
+}
+
+impl Pipe {
+    pub fn new() -> io::Result<Pipe> {
+        let (read, write) = std::io::pipe()?;
+        Ok(Pipe {
+            read: Arc::new(read),
+            write: Arc::new(write),
+        })
+    }
+}
+
+impl Transport {
+    /// Can bytes go from this connection to `other` by splice: both plain, and nothing
+    /// already read from this one waiting to be handed out?
+    pub fn can_splice_to(&self, other: &Transport) -> bool {
+        self.tls.is_none() && other.tls.is_none() && self.unread.is_empty()
+    }
+
+    /// Moves up to `max` bytes that have arrived on this socket into `pipe`; 0 means the
+    /// peer closed the connection.
+    pub async fn splice_in(&self, pipe: &Pipe, max: usize) -> io::Result<usize> {
+        let op = Splice::new(
+            self.tcp.to_shared_fd(),
+            -1,
+            pipe.write.clone(),
+            -1,
+            max,
+            SpliceFlags::empty(),
+        );
+        compio::runtime::submit(op).await.0
+    }
+
+    /// Moves exactly `len` bytes from `pipe` to this socket.
+    pub async fn splice_out(&self, pipe: &Pipe, mut len: usize) -> io::Result<()> {
+        while len > 0 {
+            let op = Splice::new(
+                pipe.read.clone(),
+                -1,
+                self.tcp.to_shared_fd(),
+                -1,
+                len,
+                SpliceFlags::empty(),
+            );
+            match compio::runtime::submit(op).await.0? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => len -= n,
+            }
+        }
+        Ok(())
     }
 }

@@ -10,10 +10,11 @@
 //! is a quick temporary failure for the client, never a hang: connecting and logging in each
 //! have a deadline.
 //!
-//! After login nothing is parsed: bytes are relayed as they come, in both directions, with
-//! one read and one write in flight at a time per direction, so a slow reader on either side
-//! stops the proxy reading from the other (backpressure) instead of making it buffer. Under
-//! TLS each byte is decrypted once and encrypted once.
+//! After login nothing is parsed: bytes are relayed as they come, in both directions, one
+//! chunk at a time, so a slow reader on either side stops the proxy reading from the other
+//! (backpressure) instead of making it buffer. Between two plain sockets the chunk goes by
+//! `splice` through a pipe and never enters user space; with TLS on either side each byte
+//! is decrypted once and encrypted once.
 
 pub(crate) mod imap;
 pub(crate) mod pop3;
@@ -22,6 +23,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use compio::net::TcpStream;
@@ -29,7 +31,7 @@ use futures_util::future::{Either, select};
 
 use super::Shared;
 use super::sessions::Entry;
-use super::transport::{OutBuf, Transport};
+use super::transport::{OutBuf, Pipe, Transport};
 use crate::config::{CheckPassword, Protocol, ProxyConfig};
 use crate::proxy::{Backend, BackendTls, LookupRequest, Route, RouteError};
 
@@ -236,21 +238,67 @@ pub(crate) async fn relay(
         } else {
             (&mut *backend, &mut *client)
         };
-        // One chunk per wake-up, read then written, before looking at both sides again:
-        // never more than RELAY_CHUNK in flight, so a slow writer stops the reading, and a
-        // sender that pauses never keeps the other direction waiting.
-        let (read, buf) = from.read_owned(Vec::with_capacity(RELAY_CHUNK)).await;
-        match read {
-            Ok(()) if buf.is_empty() && from_client => return RelayEnd::ClientClosed,
-            Ok(()) if buf.is_empty() => return RelayEnd::BackendClosed,
-            Ok(()) => {}
+        // One chunk per wake-up, moved whole, before looking at both sides again: never
+        // more than RELAY_CHUNK in flight, so a slow writer stops the reading, and a sender
+        // that pauses never keeps the other direction waiting.
+        let moved = if from.can_splice_to(to) {
+            splice_chunk(from, to).await
+        } else {
+            copy_chunk(from, to).await
+        };
+        match moved {
+            Ok(0) if from_client => return RelayEnd::ClientClosed,
+            Ok(0) => return RelayEnd::BackendClosed,
+            Ok(_) => {}
             Err(_) => return RelayEnd::Error,
         }
-        let (written, _) = to.write_owned(buf).await;
-        if written.is_err() {
-            return RelayEnd::Error;
-        }
     }
+}
+
+/// Bytes relayed through user space and by splice, since start.
+pub(crate) static COPIED: AtomicU64 = AtomicU64::new(0);
+pub(crate) static SPLICED: AtomicU64 = AtomicU64::new(0);
+
+/// One chunk through user space (TLS on either side): decrypted once, encrypted once.
+async fn copy_chunk(from: &mut Transport, to: &mut Transport) -> io::Result<usize> {
+    let (read, buf) = from.read_owned(Vec::with_capacity(RELAY_CHUNK)).await;
+    read?;
+    let n = buf.len();
+    if n > 0 {
+        to.write_owned(buf).await.0?;
+        COPIED.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    Ok(n)
+}
+
+/// One chunk socket to pipe to socket, the bytes never entering user space. The pipe is
+/// borrowed from the worker's pool for the transfer only, so a worker needs as many pipes
+/// as it has transfers in flight at once, not one per session.
+async fn splice_chunk(from: &Transport, to: &Transport) -> io::Result<usize> {
+    let pipe = match PIPES.with(|p| p.borrow_mut().pop()) {
+        Some(pipe) => pipe,
+        None => Pipe::new()?,
+    };
+    let n = from.splice_in(&pipe, RELAY_CHUNK).await?;
+    if n > 0 {
+        to.splice_out(&pipe, n).await?;
+        SPLICED.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    // Only an empty pipe goes back; one left with bytes in it after an error is dropped.
+    PIPES.with(|p| {
+        let mut pool = p.borrow_mut();
+        if pool.len() < PIPE_POOL {
+            pool.push(pipe);
+        }
+    });
+    Ok(n)
+}
+
+/// Idle pipes a worker keeps for splicing.
+const PIPE_POOL: usize = 64;
+
+thread_local! {
+    static PIPES: std::cell::RefCell<Vec<Pipe>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Why a proxied login was refused, whatever the protocol; each protocol says it its way.
