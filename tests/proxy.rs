@@ -634,3 +634,38 @@ fn mbsync_syncs_through_the_proxy() {
     );
     assert!(out.contains("ok flag changes propagate both ways"), "{out}");
 }
+
+#[test]
+fn a_reload_moves_users_to_a_new_backend_without_dropping_relayed_sessions() {
+    let messages = few_messages();
+    let old = backend_for("alice", "alice-pw", &messages[..1]);
+    let new = backend_for("alice", "alice-pw", &messages[..4]);
+    let route = |port: u16| format!("alice imap localhost:{port} plain\n");
+    let s = proxy_with(
+        "route = \"file\"\nroute_file = \"routes\"\nbackend_tls = \"plain\"\n",
+        &[("routes", route(old.port("imap")))],
+    );
+    let handle = s.handle.as_ref().unwrap();
+    handle.set_config_path(&s.dir.join("postern.toml"));
+    // A session relayed to the old backend, open across the reload.
+    let (mut held, _) = Client::connect(addr(&s, ListenerKind::ImapProxy));
+    held.login("alice", "alice-pw");
+    held.ok("SELECT INBOX");
+
+    fs::write(s.dir.join("routes"), route(new.port("imap"))).unwrap();
+    handle.reload().unwrap();
+    // New logins go to the new backend; the held session still talks to the old one.
+    assert_eq!(imap_count(&s, "alice", "alice-pw"), Ok(4));
+    let r = held.ok("STATUS INBOX (MESSAGES)");
+    assert!(
+        String::from_utf8_lossy(&r[0]).contains("MESSAGES 1"),
+        "{}",
+        String::from_utf8_lossy(&r[0])
+    );
+    // A broken route file is refused and the routes stay.
+    fs::write(s.dir.join("routes"), "alice imap nowhere\n").unwrap();
+    let e = handle.reload().unwrap_err().to_string();
+    assert!(e.contains("routes:1"), "{e}");
+    assert_eq!(imap_count(&s, "alice", "alice-pw"), Ok(4));
+    held.ok("LOGOUT");
+}
