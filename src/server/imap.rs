@@ -49,29 +49,9 @@ pub(crate) struct ImapService {
     pub(crate) registry: Arc<Registry>,
 }
 
-/// IMAP session settings, derived from one configuration (see [`super::live`]).
-pub(crate) struct ImapSettings {
-    /// For plain listeners (STARTTLS offered when a certificate is configured).
-    plain: Arc<Settings>,
-    /// For implicit-TLS listeners.
-    implicit: Arc<Settings>,
-    /// For proxy listeners, plain and implicit-TLS: only mechanisms that carry the password,
-    /// since the proxy must log in to the backend with it.
-    pub(super) proxy_plain: Arc<Settings>,
-    pub(super) proxy_implicit: Arc<Settings>,
-}
-
-impl ImapSettings {
-    /// The settings for a connection on a `kind` listener.
-    pub(super) fn for_listener(&self, kind: crate::config::ListenerKind) -> Arc<Settings> {
-        match (kind.is_proxy(), kind.implicit_tls()) {
-            (false, false) => self.plain.clone(),
-            (false, true) => self.implicit.clone(),
-            (true, false) => self.proxy_plain.clone(),
-            (true, true) => self.proxy_implicit.clone(),
-        }
-    }
-}
+/// IMAP session settings per kind of listener, derived from one configuration (see
+/// [`super::live`]).
+pub(crate) type ImapSettings = super::live::PerListener<Settings>;
 
 impl ImapService {
     /// The open-folder registry outlives reloads; its index layout (the cached header
@@ -91,7 +71,7 @@ fn cached_headers(imap: &crate::config::ImapConfig) -> Vec<String> {
 }
 
 impl ImapSettings {
-    pub(crate) fn new(
+    pub(crate) fn from_config(
         config: &Config,
         accounts: &crate::auth::PasswdDb,
         tls: bool,
@@ -130,22 +110,19 @@ impl ImapSettings {
             special_use,
             implementation: Some(("Postern".into(), env!("CARGO_PKG_VERSION").into())),
         };
-        let implicit = Settings {
-            starttls_offered: false,
-            ..settings.clone()
-        };
-        let password_only = |s: &Settings| {
-            let mut s = s.clone();
-            s.sasl
-                .retain(|m| matches!(m, Mechanism::Plain | Mechanism::Login));
-            Arc::new(s)
-        };
-        ImapSettings {
-            proxy_plain: password_only(&settings),
-            proxy_implicit: password_only(&implicit),
-            plain: Arc::new(settings),
-            implicit: Arc::new(implicit),
-        }
+        super::live::PerListener::new(
+            settings,
+            |s| Settings {
+                starttls_offered: false,
+                ..s.clone()
+            },
+            |s| {
+                let mut s = s.clone();
+                s.sasl
+                    .retain(|m| matches!(m, Mechanism::Plain | Mechanism::Login));
+                s
+            },
+        )
     }
 }
 

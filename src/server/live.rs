@@ -41,8 +41,9 @@ impl Live {
         } else {
             config.server.hostname.clone()
         };
-        let pop3 = super::pop3::Pop3Settings::new(&config, accounts, tls.is_some(), &hostname);
-        let imap = super::imap::ImapSettings::new(&config, accounts, tls.is_some());
+        let pop3 =
+            super::pop3::Pop3Settings::from_config(&config, accounts, tls.is_some(), &hostname);
+        let imap = super::imap::ImapSettings::from_config(&config, accounts, tls.is_some());
         Live {
             config,
             tls,
@@ -51,6 +52,40 @@ impl Live {
             hostname,
             pop3,
             imap,
+        }
+    }
+}
+
+/// One protocol's session settings for each kind of listener: plain (STARTTLS/STLS offered
+/// when a certificate is configured), implicit TLS, and the proxy's two, which offer only
+/// mechanisms that carry the password, since the proxy must log in to the backend with it.
+pub(crate) struct PerListener<S> {
+    plain: Arc<S>,
+    implicit: Arc<S>,
+    proxy_plain: Arc<S>,
+    proxy_implicit: Arc<S>,
+}
+
+impl<S> PerListener<S> {
+    /// From the plain listener's settings, `implicit` (how implicit TLS differs) and
+    /// `proxied` (how a proxy listener differs).
+    pub fn new(plain: S, implicit: impl Fn(&S) -> S, proxied: impl Fn(&S) -> S) -> Self {
+        let implicit = implicit(&plain);
+        PerListener {
+            proxy_plain: Arc::new(proxied(&plain)),
+            proxy_implicit: Arc::new(proxied(&implicit)),
+            plain: Arc::new(plain),
+            implicit: Arc::new(implicit),
+        }
+    }
+
+    /// The settings for a connection on a `kind` listener.
+    pub fn for_listener(&self, kind: crate::config::ListenerKind) -> Arc<S> {
+        match (kind.is_proxy(), kind.implicit_tls()) {
+            (false, false) => self.plain.clone(),
+            (false, true) => self.implicit.clone(),
+            (true, false) => self.proxy_plain.clone(),
+            (true, true) => self.proxy_implicit.clone(),
         }
     }
 }

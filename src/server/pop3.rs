@@ -34,32 +34,12 @@ pub(crate) struct Pop3Service {
     last_login: Mutex<HashMap<String, Instant>>,
 }
 
-/// POP3 session settings, derived from one configuration (see [`super::live`]).
-pub(crate) struct Pop3Settings {
-    /// For plain listeners (STLS offered when a certificate is configured).
-    plain: Arc<Settings>,
-    /// For implicit-TLS listeners.
-    implicit: Arc<Settings>,
-    /// For proxy listeners, plain and implicit-TLS: only mechanisms that carry the password,
-    /// since the proxy must log in to the backend with it.
-    pub(super) proxy_plain: Arc<Settings>,
-    pub(super) proxy_implicit: Arc<Settings>,
-}
+/// POP3 session settings per kind of listener, derived from one configuration (see
+/// [`super::live`]).
+pub(crate) type Pop3Settings = super::live::PerListener<Settings>;
 
 impl Pop3Settings {
-    /// The settings for a connection on a `kind` listener.
-    pub(super) fn for_listener(&self, kind: crate::config::ListenerKind) -> Arc<Settings> {
-        match (kind.is_proxy(), kind.implicit_tls()) {
-            (false, false) => self.plain.clone(),
-            (false, true) => self.implicit.clone(),
-            (true, false) => self.proxy_plain.clone(),
-            (true, true) => self.proxy_implicit.clone(),
-        }
-    }
-}
-
-impl Pop3Settings {
-    pub fn new(config: &Config, db: &PasswdDb, tls: bool, hostname: &str) -> Self {
+    pub fn from_config(config: &Config, db: &PasswdDb, tls: bool, hostname: &str) -> Self {
         let mut sasl = vec![Mechanism::Plain, Mechanism::Login];
         if db.any_cram_md5() {
             sasl.push(Mechanism::CramMd5);
@@ -77,24 +57,21 @@ impl Pop3Settings {
             apop: db.any_apop(),
             hostname: hostname.to_owned(),
         };
-        let implicit = Settings {
-            stls_offered: false,
-            ..settings.clone()
-        };
-        let password_only = |s: &Settings| {
-            let mut s = s.clone();
-            s.sasl
-                .retain(|m| matches!(m, Mechanism::Plain | Mechanism::Login));
-            // APOP proves the password without revealing it: nothing to log in with.
-            s.apop = false;
-            Arc::new(s)
-        };
-        Pop3Settings {
-            proxy_plain: password_only(&settings),
-            proxy_implicit: password_only(&implicit),
-            plain: Arc::new(settings),
-            implicit: Arc::new(implicit),
-        }
+        super::live::PerListener::new(
+            settings,
+            |s| Settings {
+                stls_offered: false,
+                ..s.clone()
+            },
+            |s| {
+                let mut s = s.clone();
+                s.sasl
+                    .retain(|m| matches!(m, Mechanism::Plain | Mechanism::Login));
+                // APOP proves the password without revealing it: nothing to log in with.
+                s.apop = false;
+                s
+            },
+        )
     }
 }
 

@@ -12,9 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use base64::Engine;
-
-use super::{BackendConn, BackendError, Refusal, RelayEnd};
+use super::{BackendConn, BackendError, Refusal, Routed};
 use crate::auth::Credentials;
 use crate::config::{ListenerKind, Protocol};
 use crate::imap::{CloseReason, LoginReply, Session, SessionEvent as Event};
@@ -68,35 +66,30 @@ pub(crate) async fn drive(
                                 return;
                             }
                             let Some(pipelined) = session.take_unread() else {
+                                // Commands sent before the login's answer were partly taken
+                                // apart already: say so rather than hand on half of them.
                                 tracing::info!(%peer, "pipelined literal across the login: closing");
-                                return;
-                            };
-                            drop(session);
-                            out.release();
-                            let (mut backend_transport, early) = backend.conn.into_parts();
-                            let end = super::relay(
-                                &mut transport,
-                                &mut backend_transport,
-                                pipelined,
-                                early,
-                                shared,
-                                entry,
-                            )
-                            .await;
-                            if end == RelayEnd::BackendClosed {
-                                tracing::info!(%peer, user, "backend closed the session");
-                            }
-                            if end == RelayEnd::Ended {
-                                let bye =
-                                    b"* BYE [UNAVAILABLE] Disconnected by the administrator.\r\n";
+                                let bye = b"* BYE [UNAVAILABLE] Commands sent before the login completed cannot be passed on.\r\n";
                                 let _ = transport
                                     .write_batch(vec![crate::server::transport::OutBuf::Bytes(
                                         bye.to_vec(),
                                     )])
                                     .await;
-                            }
-                            backend_transport.close().await;
-                            transport.close().await;
+                                transport.close().await;
+                                return;
+                            };
+                            drop(session);
+                            out.release();
+                            let bye = b"* BYE [UNAVAILABLE] Disconnected by the administrator.\r\n";
+                            super::relay_to_the_end(
+                                transport,
+                                backend.conn,
+                                pipelined,
+                                bye,
+                                shared,
+                                entry,
+                            )
+                            .await;
                             return;
                         }
                         Err(reply) => {
@@ -119,17 +112,18 @@ pub(crate) async fn drive(
                     {
                         return;
                     }
-                    let config = shared.live().tls.clone().or_else(|| live.tls.clone());
-                    let Some(config) = config else { return };
-                    let timeout = preauth_deadline.saturating_duration_since(Instant::now());
-                    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
-                    match entry.unless_ended(&shared.shutdown, handshake).await {
-                        Some(Ok(Ok(()))) => {
-                            entry.set_tls();
-                            session.on_tls_established();
-                        }
-                        _ => return,
+                    if !super::client_starttls(
+                        &mut transport,
+                        live.tls.clone(),
+                        preauth_deadline,
+                        shared,
+                        entry,
+                    )
+                    .await
+                    {
+                        return;
                     }
+                    session.on_tls_established();
                 }
                 // Nothing else can come before login: the session answers every other
                 // command itself (most with "log in first").
@@ -179,16 +173,7 @@ async fn login(
     let routed = super::prepare(creds, Protocol::Imap, peer, tls, attempt, shared)
         .await
         .map_err(reply)?;
-    let tls_config = routed.tls.as_ref();
-    match backend_login(
-        &routed.route,
-        &routed.proxy,
-        tls_config,
-        &routed.password,
-        peer,
-    )
-    .await
-    {
+    match backend_login(&routed, peer).await {
         Ok(logged_in) => Ok(logged_in),
         Err(e) => Err(reply(
             super::backend_failure(e, &routed, peer, shared).await,
@@ -206,13 +191,8 @@ fn reply(refusal: Refusal) -> LoginReply {
 }
 
 /// Connects to the route's backend and logs in there as the client.
-async fn backend_login(
-    route: &crate::proxy::Route,
-    proxy: &crate::config::ProxyConfig,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-    password: &str,
-    peer: SocketAddr,
-) -> Result<LoggedIn, BackendError> {
+async fn backend_login(routed: &Routed, peer: SocketAddr) -> Result<LoggedIn, BackendError> {
+    let (route, proxy, tls) = (&routed.route, &routed.proxy, routed.tls.as_ref());
     let mut conn = BackendConn::connect(&route.backend, proxy, tls).await?;
     let greeting = conn.line().await?;
     if !greeting.starts_with("* OK") {
@@ -235,16 +215,7 @@ async fn backend_login(
         conn.send(id.as_bytes()).await?;
         tagged(&mut conn, "P2", &mut None).await?;
     }
-    let (authzid, authcid, secret) = match (&proxy.master_user, &proxy.master_password) {
-        (Some(master), Some(master_password)) => (
-            route.user.as_str(),
-            master.as_str(),
-            master_password.expose(),
-        ),
-        _ => ("", route.user.as_str(), password),
-    };
-    let plain = format!("{authzid}\0{authcid}\0{secret}");
-    let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
+    let encoded = super::sasl_plain(routed);
     conn.send(b"P3 AUTHENTICATE PLAIN\r\n").await?;
     let continuation = conn.line().await?;
     if !continuation.starts_with('+') {

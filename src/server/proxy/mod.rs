@@ -409,6 +409,68 @@ pub(crate) async fn backend_failure(
     }
 }
 
+/// After the client was told it is logged in: relays until one side ends, then closes both.
+/// `pipelined` is what the client sent after its login command; `goodbye` is what the
+/// client is told if an administrator (or shutdown) ends the session mid-relay.
+pub(crate) async fn relay_to_the_end(
+    mut client: Transport,
+    backend: BackendConn,
+    pipelined: Vec<u8>,
+    goodbye: &[u8],
+    shared: &Shared,
+    entry: &Entry,
+) {
+    let (mut backend, early) = backend.into_parts();
+    let end = relay(&mut client, &mut backend, pipelined, early, shared, entry).await;
+    tracing::debug!(user = entry.user(), ?end, "relay ended");
+    if end == RelayEnd::Ended {
+        let _ = client
+            .write_batch(vec![OutBuf::Bytes(goodbye.to_vec())])
+            .await;
+    }
+    backend.close().await;
+    client.close().await;
+}
+
+/// The client's STARTTLS/STLS handshake, with the newest certificate (a reload may have
+/// replaced it since the connection came in; the one the upgrade was offered with if [tls]
+/// is gone). False if it failed: close the connection.
+pub(crate) async fn client_starttls(
+    transport: &mut Transport,
+    offered: Option<Arc<rustls::ServerConfig>>,
+    deadline: Instant,
+    shared: &Shared,
+    entry: &Entry,
+) -> bool {
+    let Some(config) = shared.live().tls.clone().or(offered) else {
+        return false;
+    };
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
+    let done = matches!(
+        entry.unless_ended(&shared.shutdown, handshake).await,
+        Some(Ok(Ok(())))
+    );
+    if done {
+        entry.set_tls();
+    }
+    done
+}
+
+/// The SASL PLAIN response (base64) that logs in to the backend: as the client, or as the
+/// master user on the client's behalf.
+pub(crate) fn sasl_plain(routed: &Routed) -> String {
+    use base64::Engine;
+    let proxy = &routed.proxy;
+    let plain = match (&proxy.master_user, &proxy.master_password) {
+        (Some(master), Some(secret)) => {
+            format!("{}\0{master}\0{}", routed.route.user, secret.expose())
+        }
+        _ => format!("\0{}\0{}", routed.route.user, routed.password),
+    };
+    base64::engine::general_purpose::STANDARD.encode(plain)
+}
+
 /// The client's address, as the backend should hear of it.
 pub(crate) fn client_addr(peer: SocketAddr) -> (String, u16) {
     (peer.ip().to_string(), peer.port())

@@ -9,9 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use base64::Engine;
-
-use super::{BackendConn, BackendError, Refusal, RelayEnd};
+use super::{BackendConn, BackendError, Refusal, Routed};
 use crate::auth::Credentials;
 use crate::config::{ListenerKind, Protocol};
 use crate::pop3::{CloseReason, Event, LoginReply, Session};
@@ -19,7 +17,7 @@ use crate::proxy::BackendTls;
 use crate::server::Shared;
 use crate::server::batch::Batch;
 use crate::server::sessions::Entry;
-use crate::server::transport::{OutBuf, Transport};
+use crate::server::transport::Transport;
 
 /// Runs one proxied POP3 connection to its end.
 pub(crate) async fn drive(
@@ -63,28 +61,22 @@ pub(crate) async fn drive(
                                 return;
                             }
                             let Some(pipelined) = session.take_unread() else {
+                                // An over-long line was pipelined behind the login: its
+                                // bytes are gone, so the stream cannot be handed on intact.
+                                let bye = b"-ERR [SYS/TEMP] Commands sent before the login completed cannot be passed on.\r\n";
+                                let _ = transport
+                                    .write_batch(vec![crate::server::transport::OutBuf::Bytes(
+                                        bye.to_vec(),
+                                    )])
+                                    .await;
+                                transport.close().await;
                                 return;
                             };
                             drop(session);
                             out.release();
-                            let (mut backend, early) = conn.into_parts();
-                            let end = super::relay(
-                                &mut transport,
-                                &mut backend,
-                                pipelined,
-                                early,
-                                shared,
-                                entry,
-                            )
-                            .await;
-                            if end == RelayEnd::Ended {
-                                let bye = b"-ERR [SYS/TEMP] Disconnected by the administrator.\r\n";
-                                let _ = transport
-                                    .write_batch(vec![OutBuf::Bytes(bye.to_vec())])
-                                    .await;
-                            }
-                            backend.close().await;
-                            transport.close().await;
+                            let bye = b"-ERR [SYS/TEMP] Disconnected by the administrator.\r\n";
+                            super::relay_to_the_end(transport, conn, pipelined, bye, shared, entry)
+                                .await;
                             return;
                         }
                         Err(reply) => {
@@ -106,17 +98,18 @@ pub(crate) async fn drive(
                     {
                         return;
                     }
-                    let config = shared.live().tls.clone().or_else(|| live.tls.clone());
-                    let Some(config) = config else { return };
-                    let timeout = preauth_deadline.saturating_duration_since(Instant::now());
-                    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
-                    match entry.unless_ended(&shared.shutdown, handshake).await {
-                        Some(Ok(Ok(()))) => {
-                            entry.set_tls();
-                            session.on_tls_established();
-                        }
-                        _ => return,
+                    if !super::client_starttls(
+                        &mut transport,
+                        live.tls.clone(),
+                        preauth_deadline,
+                        shared,
+                        entry,
+                    )
+                    .await
+                    {
+                        return;
                     }
+                    session.on_tls_established();
                 }
                 // Only a maildrop raises these, and a proxy session never has one.
                 Event::Retrieve { .. } | Event::Commit { .. } => {
@@ -158,16 +151,7 @@ async fn login(
     let routed = super::prepare(creds, Protocol::Pop3, peer, tls, attempt, shared)
         .await
         .map_err(reply)?;
-    let tls_config = routed.tls.as_ref();
-    match backend_login(
-        &routed.route,
-        &routed.proxy,
-        tls_config,
-        &routed.password,
-        peer,
-    )
-    .await
-    {
+    match backend_login(&routed, peer).await {
         Ok(logged_in) => Ok(logged_in),
         Err(e) => Err(reply(
             super::backend_failure(e, &routed, peer, shared).await,
@@ -184,13 +168,8 @@ fn reply(refusal: Refusal) -> LoginReply {
     }
 }
 
-async fn backend_login(
-    route: &crate::proxy::Route,
-    proxy: &crate::config::ProxyConfig,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-    password: &str,
-    peer: SocketAddr,
-) -> Result<BackendConn, BackendError> {
+async fn backend_login(routed: &Routed, peer: SocketAddr) -> Result<BackendConn, BackendError> {
+    let (route, proxy, tls) = (&routed.route, &routed.proxy, routed.tls.as_ref());
     let mut conn = BackendConn::connect(&route.backend, proxy, tls).await?;
     let greeting = conn.line().await?;
     if !greeting.starts_with("+OK") {
@@ -230,16 +209,7 @@ async fn backend_login(
             }
         }
     }
-    let (authzid, authcid, secret) = match (&proxy.master_user, &proxy.master_password) {
-        (Some(master), Some(master_password)) => (
-            route.user.as_str(),
-            master.as_str(),
-            master_password.expose(),
-        ),
-        _ => ("", route.user.as_str(), password),
-    };
-    let plain = format!("{authzid}\0{authcid}\0{secret}");
-    let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
+    let encoded = super::sasl_plain(routed);
     conn.send(format!("AUTH PLAIN {encoded}\r\n").as_bytes())
         .await?;
     let answer = conn.line().await?;
