@@ -303,6 +303,15 @@ impl Raw {
         self.line()
     }
 
+    /// [`cmd`](Self::cmd) for a connection the server may have closed: a reset (the server
+    /// closed before reading the command) is an error, not a panic; a clean close is "".
+    pub fn try_cmd(&mut self, line: &str) -> std::io::Result<String> {
+        self.writer.write_all(format!("{line}\r\n").as_bytes())?;
+        let mut l = String::new();
+        self.reader.read_line(&mut l)?;
+        Ok(l)
+    }
+
     /// Reads a multi-line body up to the terminating ".", un-dot-stuffed, CRLF kept.
     pub fn multiline(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
