@@ -209,6 +209,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Connections from one client IP address.
     pub max_connections_per_ip: usize,
+    /// Logged-in sessions of one user in one protocol (IMAP and POP3 count apart), across
+    /// all client addresses; proxied sessions count too. 0: no limit.
+    pub max_sessions_per_user: usize,
     /// Longest command line accepted, CRLF included.
     pub max_line_length: usize,
     /// Time allowed to log in after connecting.
@@ -230,6 +233,7 @@ impl Default for ServerConfig {
             hostname: String::new(),
             max_connections: 100_000,
             max_connections_per_ip: 50,
+            max_sessions_per_user: 0,
             max_line_length: 1024,
             preauth_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),

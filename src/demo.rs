@@ -114,6 +114,7 @@ fn demo_config() -> String {
 workers = 0
 max_connections = 1000
 max_connections_per_ip = 100
+max_sessions_per_user = 20
 preauth_timeout = "60s"
 shutdown_grace = "5s"
 

@@ -286,6 +286,99 @@ fn the_backend_hears_the_client_address_and_refusals_are_clear() {
         "{reply}\n{}",
         b.dovecot.log()
     );
+
+    // A refusal that is not about the password is passed on with the backend's own code:
+    // this Dovecot locks a POP3 maildrop for the session that holds it.
+    let mut holder = Raw::connect(addr(&s, ListenerKind::Pop3Proxy));
+    holder.line();
+    holder.cmd(&format!("USER {USER}"));
+    assert!(holder.cmd(&format!("PASS {PASSWORD}")).starts_with("+OK"));
+    let mut second = Raw::connect(addr(&s, ListenerKind::Pop3Proxy));
+    second.line();
+    second.cmd(&format!("USER {USER}"));
+    let reply = second.cmd(&format!("PASS {PASSWORD}"));
+    assert!(reply.starts_with("-ERR [IN-USE] "), "{reply}");
+    assert!(holder.cmd("STAT").starts_with("+OK"));
+}
+
+#[test]
+fn sessions_per_user_are_limited_before_the_relay() {
+    let b = backend(None, &few_messages());
+    // A second Dovecot without POP3 session locks for the POP3 part, so that the proxy's
+    // limit is reached before the backend's lock.
+    let unlocked = backend_with(
+        USER,
+        PASSWORD,
+        &few_messages(),
+        "login_trusted_networks = 127.0.0.0/8\npop3_lock_session = no\n",
+    );
+    let mut s = proxy_with(
+        &format!(
+            "route = \"static\"\nimap_backend = \"localhost:{}\"\n\
+             pop3_backend = \"localhost:{}\"\nbackend_tls = \"plain\"\n",
+            b.dovecot.port("imap"),
+            unlocked.port("pop3")
+        ),
+        &[],
+    );
+    let config = s.dir.join("postern.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replacen("[server]\n", "[server]\nmax_sessions_per_user = 2\n", 1),
+    )
+    .unwrap();
+    s.restart();
+    let imap = addr(&s, ListenerKind::ImapProxy);
+    let login = |password: &str| {
+        let (mut c, _) = Client::connect(imap);
+        let (_, tagged) = c.command(&format!("LOGIN {USER} {password}"));
+        (c, tagged)
+    };
+    let (mut first, r) = login(PASSWORD);
+    assert!(r.contains("OK"), "{r}");
+    let (mut second, r) = login(PASSWORD);
+    assert!(r.contains("OK"), "{r}");
+    let (_third, r) = login(PASSWORD);
+    assert!(r.contains("NO [LIMIT]"), "{r}");
+    // The backend judges the password here, so the limit is only told after it agreed:
+    // a wrong password is just wrong, whoever is logged in.
+    let (_guess, r) = login("wrong");
+    assert!(r.contains("NO [AUTHENTICATIONFAILED]"), "{r}");
+    // The sessions under the limit are relayed as ever.
+    second.ok("SELECT INBOX");
+    // POP3 counts apart.
+    let pop3 = addr(&s, ListenerKind::Pop3Proxy);
+    let pop3_login = || {
+        let mut p = Raw::connect(pop3);
+        p.line();
+        p.cmd(&format!("USER {USER}"));
+        let reply = p.cmd(&format!("PASS {PASSWORD}"));
+        (p, reply)
+    };
+    let (_p1, r) = pop3_login();
+    assert!(r.starts_with("+OK"), "{r}");
+    let (_p2, r) = pop3_login();
+    assert!(r.starts_with("+OK"), "{r}");
+    let (mut p3, r) = pop3_login();
+    assert!(r.starts_with("-ERR [IN-USE]"), "{r}");
+    assert!(p3.cmd("QUIT").starts_with("+OK"));
+    // A relayed session that ends gives its place back.
+    first.ok("LOGOUT");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_c, r) = login(PASSWORD);
+        if r.starts_with("a1 OK") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no place came back: {r}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The backend saw the two sessions, the one over the limit (it judged the password, and
+    // the proxy closed that session again) and the one after the place came back.
+    let log = b.dovecot.log();
+    let logins = log.matches("imap-login: Info: Login: user=<alice>").count();
+    assert_eq!(logins, 4, "{log}");
 }
 
 #[test]
@@ -433,6 +526,16 @@ p.quit()
 
 /// A backend for a user of its own.
 fn backend_for(user: &str, password: &str, messages: &[Vec<u8>]) -> DovecotServer {
+    backend_with(
+        user,
+        password,
+        messages,
+        "login_trusted_networks = 127.0.0.0/8\n",
+    )
+}
+
+/// A backend for a user of its own, with `extra` Dovecot settings.
+fn backend_with(user: &str, password: &str, messages: &[Vec<u8>], extra: &str) -> DovecotServer {
     let dir = temp_dir("proxy-backend");
     let maildir = dir.join("Maildir");
     for sub in ["cur", "new", "tmp"] {
@@ -442,14 +545,7 @@ fn backend_for(user: &str, password: &str, messages: &[Vec<u8>]) -> DovecotServe
         let name = format!("{}.M{i}P1.backend:2,", 1_700_000_000 + i);
         fs::write(maildir.join("cur").join(name), m).unwrap();
     }
-    DovecotServer::start_with(
-        &maildir,
-        user,
-        password,
-        &["imap", "pop3"],
-        None,
-        "login_trusted_networks = 127.0.0.0/8\n",
-    )
+    DovecotServer::start_with(&maildir, user, password, &["imap", "pop3"], None, extra)
 }
 
 fn imap_count(s: &TestServer, user: &str, password: &str) -> Result<usize, String> {

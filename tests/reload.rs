@@ -360,3 +360,69 @@ fn an_account_login_type_tightens_its_protocol() {
     let (_, tagged) = imap_login(s.imap, "alice", "secret");
     assert!(tagged.contains("OK"), "{tagged}");
 }
+
+/// Waits until `login` succeeds: a session's place in the per-user count is given back when
+/// its connection task ends, a moment after the client has seen the close.
+fn eventually_logs_in(mut login: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !login() {
+        assert!(
+            Instant::now() < deadline,
+            "the freed session place never came back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sessions_per_user_are_limited_per_protocol_and_the_limit_follows_reload() {
+    let s = server(Options {
+        lock_session: false,
+        extra_server: "max_sessions_per_user = 2".into(),
+        ..Options::default()
+    });
+    let (mut i1, r) = imap_login(s.imap, "alice", "secret");
+    assert!(r.contains("OK"), "{r}");
+    let (mut i2, r) = imap_login(s.imap, "alice", "secret");
+    assert!(r.contains("OK"), "{r}");
+    let (_i3, r) = imap_login(s.imap, "alice", "secret");
+    assert!(r.contains("NO [LIMIT]"), "{r}");
+    // The refusal comes after a correct password only: a wrong one is just wrong.
+    let (_i4, r) = imap_login(s.imap, "alice", "wrong");
+    assert!(r.contains("NO [AUTHENTICATIONFAILED]"), "{r}");
+    // Another user, and the same user's POP3, have counts of their own.
+    let (_b, r) = imap_login(s.imap, "bob@example.org", "hunter2");
+    assert!(r.contains("OK"), "{r}");
+    let (_p1, r) = pop3_login(s.pop3, "alice", "secret");
+    assert!(r.starts_with("+OK"), "{r}");
+    let (_p2, r) = pop3_login(s.pop3, "alice", "secret");
+    assert!(r.starts_with("+OK"), "{r}");
+    let (mut p3, r) = pop3_login(s.pop3, "alice", "secret");
+    assert!(r.starts_with("-ERR [IN-USE]"), "{r}");
+    // The session goes on after the refusal.
+    assert!(p3.cmd("NOOP").starts_with("-ERR"), "not logged in yet");
+    // A logout frees a place.
+    i1.ok("LOGOUT");
+    eventually_logs_in(|| imap_login(s.imap, "alice", "secret").1.contains("OK"));
+
+    // A reload raises the limit for the next login; lowering it ends nobody.
+    edit(
+        &s,
+        "postern.toml",
+        "max_sessions_per_user = 2",
+        "max_sessions_per_user = 4",
+    );
+    reload(&s).unwrap();
+    let (_i5, r) = imap_login(s.imap, "alice", "secret");
+    assert!(r.contains("OK"), "{r}");
+    edit(
+        &s,
+        "postern.toml",
+        "max_sessions_per_user = 4",
+        "max_sessions_per_user = 1",
+    );
+    reload(&s).unwrap();
+    let (_i6, r) = imap_login(s.imap, "alice", "secret");
+    assert!(r.contains("NO [LIMIT]"), "{r}");
+    i2.ok("NOOP");
+}

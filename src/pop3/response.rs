@@ -20,6 +20,8 @@ pub(super) const ACCOUNT_NEEDS_TLS: &str =
     "[AUTH] This account must authenticate over TLS (or with APOP).";
 pub(super) const ACCOUNT_DISABLED: &str = "[AUTH] POP3 access is disabled for this account.";
 pub(super) const IN_USE: &str = "[IN-USE] Mailbox is locked by another POP3 session.";
+pub(super) const TOO_MANY_SESSIONS: &str =
+    "[IN-USE] Too many POP3 sessions of this account are open already.";
 pub(super) const CLEARTEXT_DISALLOWED: &str =
     "[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 pub(super) const TLS_REQUIRED_USE_STLS: &str =

@@ -74,6 +74,12 @@ pub enum LoginReply {
     TlsRequired,
     /// Another POP3 session holds the maildrop.
     InUse,
+    /// The account has as many POP3 sessions open as `max_sessions_per_user` allows
+    /// (possible in proxy mode, where the backend decides about locking).
+    TooManySessions,
+    /// Proxy mode: the backend refused with a response code other than AUTH (RFC 3206);
+    /// its answer, `[CODE] text`, is passed on after `-ERR `.
+    Refused(String),
     /// The user logged in less than this many seconds ago.
     LoginDelay(u32),
     /// A temporary failure, such as an unreachable account database; the text is shown.
@@ -241,6 +247,8 @@ impl Session {
             LoginReply::Disabled => self.fail(response::ACCOUNT_DISABLED),
             LoginReply::TlsRequired => self.fail(response::ACCOUNT_NEEDS_TLS),
             LoginReply::InUse => self.fail(response::IN_USE),
+            LoginReply::TooManySessions => self.fail(response::TOO_MANY_SESSIONS),
+            LoginReply::Refused(answer) => self.fail(&answer),
             LoginReply::LoginDelay(seconds) => self.fail(&response::login_delay(seconds)),
             LoginReply::TempFail(reason) => self.fail(&response::temporary_failure(&reason)),
         }

@@ -22,6 +22,7 @@ use futures_util::future::{Either, select};
 
 use super::Shared;
 use super::batch::{Batch, SCRATCH_SIZE};
+use super::limits::UserSlot;
 use super::live::Live;
 use super::login::Verified;
 use super::notify::Notifier;
@@ -131,6 +132,8 @@ struct Account {
     folders: Arc<Folders>,
     /// The MIME form messages are shown in, decided at login.
     format: RetrievalFormat,
+    /// This session's place in the per-user count, given back when the session ends.
+    _slot: UserSlot,
 }
 
 /// The selected folder, as the runtime holds it.
@@ -462,6 +465,10 @@ impl Driver {
         // The configuration of this moment, not the session's start: a reload applies to
         // the next login.
         let live = self.shared.live();
+        let max = live.config.server.max_sessions_per_user;
+        let Some(slot) = self.shared.users.claim(Protocol::Imap, &account.user, max) else {
+            return LoginReply::TooManySessions;
+        };
         let Some(root) = account.maildir(&live.config.mail.location) else {
             tracing::error!(
                 user = account.user,
@@ -486,6 +493,7 @@ impl Driver {
                 self.account = Some(Account {
                     folders: Arc::new(folders),
                     format,
+                    _slot: slot,
                 });
                 LoginReply::Ok {
                     user: account.user.clone(),

@@ -14,7 +14,7 @@ mod conn;
 mod control;
 mod imap;
 mod inbox;
-mod limits;
+pub(crate) mod limits;
 mod listener;
 mod live;
 mod login;
@@ -71,6 +71,7 @@ pub(crate) struct Shared {
     live: ArcSwap<live::Live>,
     pub auth: Arc<Authenticator>,
     pub limits: Arc<ConnectionLimits>,
+    pub users: Arc<limits::UserSessions>,
     pub shutdown: Shutdown,
     /// Password hashing: CPU-bound, one thread per core.
     pub pool: BlockingPool,
@@ -275,6 +276,7 @@ pub fn start(config: Config) -> Result<ServerHandle, StartError> {
             config.server.max_connections,
             config.server.max_connections_per_ip,
         ),
+        users: limits::UserSessions::new(),
         reload: std::sync::Mutex::new(reload::ReloadState {
             path: None,
             next_listener: active.len() as u64,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::Shared;
 use super::batch::{Batch, SCRATCH_SIZE};
+use super::limits::UserSlot;
 use super::login::Verified;
 use super::sessions::Entry;
 use super::transport::{OutBuf, Transport};
@@ -104,6 +105,8 @@ struct Maildrop {
     /// Declared after the maildrop it guards, so it is released last.
     lock: Option<SessionLock>,
     lock_touched: Instant,
+    /// This session's place in the per-user count, given back when the session ends.
+    _slot: UserSlot,
 }
 
 /// Runs one POP3 session to its end.
@@ -310,6 +313,13 @@ async fn login(
     {
         return (LoginReply::LoginDelay(delay), None);
     }
+    let Some(slot) = shared.users.claim(
+        Protocol::Pop3,
+        &account.user,
+        config.server.max_sessions_per_user,
+    ) else {
+        return (LoginReply::TooManySessions, None);
+    };
     let Some(path) = account.maildir(&config.mail.location) else {
         tracing::error!(
             user = account.user,
@@ -375,6 +385,7 @@ async fn login(
                 derived,
                 lock,
                 lock_touched: Instant::now(),
+                _slot: slot,
             };
             (LoginReply::Ok(listing), Some(maildrop))
         }

@@ -196,6 +196,16 @@ impl Session {
                 );
                 self.count_bad();
             }
+            LoginReply::TooManySessions => {
+                // RFC 5530: LIMIT is "an implementation limit of some kind", and the
+                // client should not retry at once.
+                self.no(
+                    &tag,
+                    Some("LIMIT"),
+                    "Too many IMAP sessions of this account are open already.",
+                );
+            }
+            LoginReply::Refused { code, text } => self.no(&tag, Some(&code), &text),
             LoginReply::TempFail(reason) => {
                 let text = if reason.trim().is_empty() {
                     "Temporary authentication failure, try again later.".to_owned()

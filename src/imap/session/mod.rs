@@ -216,6 +216,11 @@ pub enum LoginReply {
     /// The password was right but this account's own login type forbids the mechanism on
     /// this connection (it must use TLS). Also only sent after a correct password.
     TlsRequired,
+    /// The account has as many IMAP sessions open as `max_sessions_per_user` allows.
+    TooManySessions,
+    /// Proxy mode: the backend refused with a response code other than
+    /// AUTHENTICATIONFAILED; passed on as `NO [code] text`.
+    Refused { code: String, text: String },
     /// A temporary failure (the account database or the mail store is unreachable).
     TempFail(String),
 }

@@ -19,6 +19,7 @@ use crate::imap::{CloseReason, LoginReply, Session, SessionEvent as Event};
 use crate::proxy::BackendTls;
 use crate::server::Shared;
 use crate::server::batch::Batch;
+use crate::server::limits::UserSlot;
 use crate::server::sessions::Entry;
 use crate::server::transport::Transport;
 
@@ -46,7 +47,7 @@ pub(crate) async fn drive(
                     attempts += 1;
                     let user = creds.user().to_owned();
                     match login(creds, peer, entry.tls(), attempts, shared).await {
-                        Ok(backend) => {
+                        Ok((backend, slot)) => {
                             tracing::info!(%peer, user, "imap proxy login");
                             entry.set_user(&user);
                             session.on_login(LoginReply::Proxied {
@@ -84,6 +85,7 @@ pub(crate) async fn drive(
                             super::relay_to_the_end(
                                 transport,
                                 backend.conn,
+                                slot,
                                 pipelined,
                                 bye,
                                 shared,
@@ -169,12 +171,17 @@ async fn login(
     tls: bool,
     attempt: u32,
     shared: &Arc<Shared>,
-) -> Result<LoggedIn, LoginReply> {
+) -> Result<(LoggedIn, UserSlot), LoginReply> {
     let routed = super::prepare(creds, Protocol::Imap, peer, tls, attempt, shared)
         .await
         .map_err(reply)?;
     match backend_login(&routed, peer).await {
-        Ok(logged_in) => Ok(logged_in),
+        Ok(LoggedIn { conn, capability }) => {
+            let (conn, slot) = super::claim_after_login(routed, conn, shared)
+                .await
+                .map_err(reply)?;
+            Ok((LoggedIn { conn, capability }, slot))
+        }
         Err(e) => Err(reply(
             super::backend_failure(e, &routed, peer, shared).await,
         )),
@@ -186,6 +193,15 @@ fn reply(refusal: Refusal) -> LoginReply {
         Refusal::Failed => LoginReply::Failed,
         Refusal::Disabled => LoginReply::Disabled,
         Refusal::TlsRequired => LoginReply::TlsRequired,
+        Refusal::TooManySessions => LoginReply::TooManySessions,
+        Refusal::Declined(answer) => {
+            // `declined` checked that there is a code.
+            let (code, text) = answer[1..].split_once(']').unwrap_or(("UNAVAILABLE", ""));
+            LoginReply::Refused {
+                code: code.to_owned(),
+                text: text.trim_start().to_owned(),
+            }
+        }
         Refusal::TempFail(text) => LoginReply::TempFail(text),
     }
 }
@@ -226,6 +242,12 @@ async fn backend_login(routed: &Routed, peer: SocketAddr) -> Result<LoggedIn, Ba
     conn.send(format!("{encoded}\r\n").as_bytes()).await?;
     let mut capability = None;
     let answer = tagged(&mut conn, "P3", &mut capability).await?;
+    if let Some(no) = answer.strip_prefix("NO ") {
+        return Err(match super::declined(no, &["AUTHENTICATIONFAILED"]) {
+            Some(answer) => BackendError::LoginDeclined(answer),
+            None => BackendError::LoginRefused,
+        });
+    }
     if answer.starts_with("NO") || answer.starts_with("BAD") {
         return Err(BackendError::LoginRefused);
     }

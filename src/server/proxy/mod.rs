@@ -30,6 +30,7 @@ use compio::net::TcpStream;
 use futures_util::future::{Either, select};
 
 use super::Shared;
+use super::limits::UserSlot;
 use super::sessions::Entry;
 use super::transport::{OutBuf, Pipe, Transport};
 use crate::config::{CheckPassword, Protocol, ProxyConfig};
@@ -56,6 +57,10 @@ pub(crate) enum BackendError {
     /// The backend refused the credentials.
     #[error("backend refused the login")]
     LoginRefused,
+    /// The backend refused the login for another reason, which its response code names
+    /// (a mailbox in use, a limit, maintenance): its answer after `NO `/`-ERR `.
+    #[error("backend declined the login: {0}")]
+    LoginDeclined(String),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -310,6 +315,11 @@ pub(crate) enum Refusal {
     Disabled,
     /// The account's login type wants TLS (local password check).
     TlsRequired,
+    /// The user has `max_sessions_per_user` sessions of this protocol open already.
+    TooManySessions,
+    /// The backend declined for a reason of its own, with a response code: its answer
+    /// (`[CODE] text`), to be passed on as it is, since it is the backend that knows why.
+    Declined(String),
     /// Try again later; the text is for the client.
     TempFail(String),
 }
@@ -321,6 +331,12 @@ pub(crate) struct Routed {
     /// The password to log in to the backend with.
     pub password: String,
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The session's place in the per-user count, held until the relay ends. Claimed
+    /// before the backend is asked when Postern checked the password, so that a user over
+    /// the limit costs the backend nothing; otherwise only once the backend has accepted
+    /// the password (see [`claim_after_login`]), so that the limit tells a guesser nothing.
+    pub slot: Option<UserSlot>,
+    protocol: Protocol,
 }
 
 /// The steps of a proxied login before the backend: the password check where it is
@@ -377,12 +393,48 @@ pub(crate) async fn prepare(
             ));
         }
     };
+    let slot = match proxy.check_password {
+        CheckPassword::Local => Some(claim(shared, protocol, &route.user)?),
+        CheckPassword::Backend => None,
+    };
     Ok(Routed {
         password: route.password.clone().unwrap_or(password),
         route,
         proxy,
         tls: live.proxy_tls.clone(),
+        slot,
+        protocol,
     })
+}
+
+/// A place in the per-user count for one more session of `user`.
+fn claim(shared: &Shared, protocol: Protocol, user: &str) -> Result<UserSlot, Refusal> {
+    let max = shared.live().config.server.max_sessions_per_user;
+    shared.users.claim(protocol, user, max).ok_or_else(|| {
+        tracing::info!(user, "proxy login refused: too many sessions");
+        Refusal::TooManySessions
+    })
+}
+
+/// The session's place in the per-user count once the backend has accepted the login:
+/// claimed already if Postern checked the password, claimed now if the backend did. Over
+/// the limit, the backend session is closed again.
+pub(crate) async fn claim_after_login(
+    routed: Routed,
+    backend: BackendConn,
+    shared: &Shared,
+) -> Result<(BackendConn, UserSlot), Refusal> {
+    let claimed = match routed.slot {
+        Some(slot) => Ok(slot),
+        None => claim(shared, routed.protocol, &routed.route.user),
+    };
+    match claimed {
+        Ok(slot) => Ok((backend, slot)),
+        Err(refusal) => {
+            backend.transport.close().await;
+            Err(refusal)
+        }
+    }
 }
 
 /// A failed backend login as the client should hear of it. A refusal by the backend costs
@@ -402,6 +454,13 @@ pub(crate) async fn backend_failure(
             }
             Refusal::Failed
         }
+        BackendError::LoginDeclined(answer) => {
+            tracing::info!(
+                backend = routed.route.backend.host,
+                "backend declined: {answer}"
+            );
+            Refusal::Declined(answer)
+        }
         e => {
             tracing::warn!(backend = routed.route.backend.host, "backend: {e}");
             Refusal::TempFail("The mail server is unavailable, try again later.".into())
@@ -411,10 +470,12 @@ pub(crate) async fn backend_failure(
 
 /// After the client was told it is logged in: relays until one side ends, then closes both.
 /// `pipelined` is what the client sent after its login command; `goodbye` is what the
-/// client is told if an administrator (or shutdown) ends the session mid-relay.
+/// client is told if an administrator (or shutdown) ends the session mid-relay. The user's
+/// `slot` is given back at the end.
 pub(crate) async fn relay_to_the_end(
     mut client: Transport,
     backend: BackendConn,
+    slot: UserSlot,
     pipelined: Vec<u8>,
     goodbye: &[u8],
     shared: &Shared,
@@ -428,6 +489,7 @@ pub(crate) async fn relay_to_the_end(
             .write_batch(vec![OutBuf::Bytes(goodbye.to_vec())])
             .await;
     }
+    drop(slot);
     backend.close().await;
     client.close().await;
 }
@@ -471,7 +533,68 @@ pub(crate) fn sasl_plain(routed: &Routed) -> String {
     base64::engine::general_purpose::STANDARD.encode(plain)
 }
 
+/// A backend's refusal of a login, `[CODE ...] text` after its `NO `/`-ERR `: `None` if it
+/// says the credentials were wrong (no code, or one of `wrong`); else the answer made safe
+/// to pass on (a printable code, no control characters, at most 300 characters).
+pub(crate) fn declined(answer: &str, wrong: &[&str]) -> Option<String> {
+    let rest = answer.strip_prefix('[')?;
+    let end = rest.find(']')?;
+    let code = &rest[..end];
+    let name = code.split(' ').next().unwrap_or_default();
+    if name.is_empty()
+        || wrong.iter().any(|w| name.eq_ignore_ascii_case(w))
+        || !code
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'[')
+    {
+        return None;
+    }
+    let safe = answer
+        .chars()
+        .take(300)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    Some(safe)
+}
+
 /// The client's address, as the backend should hear of it.
 pub(crate) fn client_addr(peer: SocketAddr) -> (String, u16) {
     (peer.ip().to_string(), peer.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::declined;
+
+    #[test]
+    fn a_refusal_with_a_code_other_than_bad_credentials_is_passed_on() {
+        let imap = ["AUTHENTICATIONFAILED"];
+        assert_eq!(
+            declined("[AUTHENTICATIONFAILED] Authentication failed.", &imap),
+            None
+        );
+        assert_eq!(declined("Authentication failed.", &imap), None);
+        assert_eq!(
+            declined("[LIMIT] Too many connections", &imap).as_deref(),
+            Some("[LIMIT] Too many connections")
+        );
+        let pop3 = ["AUTH"];
+        assert_eq!(declined("[AUTH] Authentication failed.", &pop3), None);
+        assert_eq!(declined("[auth] no", &pop3), None);
+        assert_eq!(
+            declined("[IN-USE] Mailbox is locked\rby another", &pop3).as_deref(),
+            Some("[IN-USE] Mailbox is locked by another")
+        );
+        assert_eq!(
+            declined("[SYS/TEMP] x", &pop3).as_deref(),
+            Some("[SYS/TEMP] x")
+        );
+        // Not a well-formed code: treated as a plain refusal.
+        assert_eq!(declined("[] x", &pop3), None);
+        assert_eq!(declined("[IN-USE x", &pop3), None);
+        assert_eq!(declined("[A[B] x", &pop3), None);
+        assert_eq!(declined("[A\u{7}] x", &pop3), None);
+        let long = format!("[SYS/TEMP] {}", "x".repeat(1000));
+        assert_eq!(declined(&long, &pop3).unwrap().len(), 300);
+    }
 }

@@ -16,6 +16,7 @@ use crate::pop3::{CloseReason, Event, LoginReply, Session};
 use crate::proxy::BackendTls;
 use crate::server::Shared;
 use crate::server::batch::Batch;
+use crate::server::limits::UserSlot;
 use crate::server::sessions::Entry;
 use crate::server::transport::Transport;
 
@@ -45,7 +46,7 @@ pub(crate) async fn drive(
                     attempts += 1;
                     let user = creds.user().to_owned();
                     match login(creds, peer, entry.tls(), attempts, shared).await {
-                        Ok(conn) => {
+                        Ok((conn, slot)) => {
                             tracing::info!(%peer, user, "pop3 proxy login");
                             entry.set_user(&user);
                             session.on_login(LoginReply::Proxied);
@@ -75,8 +76,10 @@ pub(crate) async fn drive(
                             drop(session);
                             out.release();
                             let bye = b"-ERR [SYS/TEMP] Disconnected by the administrator.\r\n";
-                            super::relay_to_the_end(transport, conn, pipelined, bye, shared, entry)
-                                .await;
+                            super::relay_to_the_end(
+                                transport, conn, slot, pipelined, bye, shared, entry,
+                            )
+                            .await;
                             return;
                         }
                         Err(reply) => {
@@ -147,12 +150,14 @@ async fn login(
     tls: bool,
     attempt: u32,
     shared: &Arc<Shared>,
-) -> Result<BackendConn, LoginReply> {
+) -> Result<(BackendConn, UserSlot), LoginReply> {
     let routed = super::prepare(creds, Protocol::Pop3, peer, tls, attempt, shared)
         .await
         .map_err(reply)?;
     match backend_login(&routed, peer).await {
-        Ok(logged_in) => Ok(logged_in),
+        Ok(conn) => super::claim_after_login(routed, conn, shared)
+            .await
+            .map_err(reply),
         Err(e) => Err(reply(
             super::backend_failure(e, &routed, peer, shared).await,
         )),
@@ -164,6 +169,8 @@ fn reply(refusal: Refusal) -> LoginReply {
         Refusal::Failed => LoginReply::Failed,
         Refusal::Disabled => LoginReply::Disabled,
         Refusal::TlsRequired => LoginReply::TlsRequired,
+        Refusal::TooManySessions => LoginReply::TooManySessions,
+        Refusal::Declined(answer) => LoginReply::Refused(answer),
         Refusal::TempFail(text) => LoginReply::TempFail(text),
     }
 }
@@ -215,6 +222,12 @@ async fn backend_login(routed: &Routed, peer: SocketAddr) -> Result<BackendConn,
     let answer = conn.line().await?;
     if answer.starts_with("+OK") {
         Ok(conn)
+    } else if let Some(err) = answer.strip_prefix("-ERR ") {
+        // RFC 3206: AUTH is the credentials; IN-USE, LOGIN-DELAY and SYS/* are not.
+        Err(match super::declined(err, &["AUTH"]) {
+            Some(answer) => BackendError::LoginDeclined(answer),
+            None => BackendError::LoginRefused,
+        })
     } else if answer.starts_with("-ERR") {
         Err(BackendError::LoginRefused)
     } else {
