@@ -382,6 +382,42 @@ fn sessions_per_user_are_limited_before_the_relay() {
 }
 
 #[test]
+fn relayed_sessions_are_listed_kicked_and_ended_at_shutdown() {
+    let b = backend(None, &few_messages());
+    let mut s = proxy(&b, "plain", "");
+    let (mut kicked, _) = Client::connect(addr(&s, ListenerKind::ImapProxy));
+    kicked.login(USER, PASSWORD);
+    kicked.ok("SELECT INBOX");
+    let mut pop = Raw::connect(addr(&s, ListenerKind::Pop3Proxy));
+    pop.line();
+    pop.cmd(&format!("USER {USER}"));
+    assert!(pop.cmd(&format!("PASS {PASSWORD}")).starts_with("+OK"));
+    // The relays run as tasks of their own after login; they are still in the table.
+    let handle = s.handle.as_ref().unwrap();
+    let listed = handle.sessions();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed.iter().all(|i| i.user.as_deref() == Some(USER)),
+        "{listed:?}"
+    );
+    use postern::server::Target;
+    let imap_only = Target::UserProtocol(USER.into(), postern::config::Protocol::Imap);
+    assert_eq!(handle.end_sessions(&[imap_only]), 1);
+    let mut rest = Vec::new();
+    let _ = kicked.reader.read_to_end(&mut rest);
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.contains("* BYE [UNAVAILABLE] Disconnected by the administrator."),
+        "{rest}"
+    );
+    // The POP3 relay goes on, and ends with the server's goodbye at shutdown.
+    assert!(pop.cmd("STAT").starts_with("+OK"));
+    s.stop();
+    let rest = String::from_utf8_lossy(&pop.rest()).into_owned();
+    assert!(rest.starts_with("-ERR [SYS/TEMP]"), "{rest}");
+}
+
+#[test]
 fn a_dead_backend_is_a_quick_temporary_failure() {
     let b = backend(None, &few_messages());
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,7 +1,8 @@
 //! What happens to every accepted connection before a protocol takes over: on a PROXY
 //! protocol listener the load balancer's header (which says who the client is), the
 //! connection limits, the entry in the table of live sessions, the implicit-TLS handshake,
-//! and the hand-off to the protocol driver.
+//! and the hand-off to the protocol driver; on a proxy listener, after login, the hand-off
+//! to a relay task.
 
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -12,7 +13,9 @@ use compio::net::TcpStream;
 use futures_util::future::{Either, select};
 
 use super::Shared;
-use super::limits::Refusal;
+use super::limits::{ConnectionGuard, Refusal};
+use super::proxy::Handoff;
+use super::sessions::Registration;
 use super::shutdown::Phase;
 use super::transport::{OutBuf, Transport};
 use crate::config::{ListenerConfig, ListenerKind, Protocol};
@@ -21,15 +24,17 @@ use crate::proxy_header::{self, Accept, HeaderError, Parsed};
 /// How long a refused client gets to finish a TLS handshake so it can read why it was refused.
 const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves one accepted connection to the end. `peer` is the socket's peer address; behind
-/// a PROXY protocol header it is replaced by the client's address for everything after.
+/// Serves one accepted connection to the end, or, on a proxy listener, to its login: what
+/// is left then is a [`Relay`], for the caller to run as a task of its own. `peer` is the
+/// socket's peer address; behind a PROXY protocol header it is replaced by the client's
+/// address for everything after.
 pub(crate) async fn serve(
     worker: usize,
     listener: &ListenerConfig,
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-) {
+) -> Option<Relay> {
     let kind = listener.kind;
     let mut transport = Transport::new(stream);
     let peer = match listener.proxy_protocol {
@@ -38,7 +43,7 @@ pub(crate) async fn serve(
             Some(client) => client,
             None => {
                 transport.close().await;
-                return;
+                return None;
             }
         },
     };
@@ -47,7 +52,7 @@ pub(crate) async fn serve(
         Err(refusal) => {
             tracing::info!(%peer, ?refusal, "connection refused");
             refuse(kind, transport, refusal, &shared).await;
-            return;
+            return None;
         }
     };
     let registration = shared.sessions.register(worker, kind, peer);
@@ -57,7 +62,7 @@ pub(crate) async fn serve(
         let Some(config) = live.tls.clone() else {
             // Possible only in the moment between a reload that removed [tls] together
             // with this listener and the listener's closing: nothing to offer, so close.
-            return;
+            return None;
         };
         let preauth = live.config.server.preauth_timeout;
         drop(live);
@@ -66,13 +71,13 @@ pub(crate) async fn serve(
             Some(Ok(Ok(()))) => {}
             Some(Ok(Err(e))) => {
                 tracing::debug!(%peer, "TLS handshake failed: {e}");
-                return;
+                return None;
             }
             Some(Err(_)) => {
                 tracing::debug!(%peer, "TLS handshake timed out");
-                return;
+                return None;
             }
-            None => return,
+            None => return None,
         }
         entry.set_tls();
     }
@@ -85,14 +90,53 @@ pub(crate) async fn serve(
             super::imap::drive(worker, kind, transport, peer, &shared, entry).await
         }
         (Protocol::Pop3, true) => {
-            super::proxy::pop3::drive(kind, transport, peer, &shared, entry).await
+            let handoff = super::proxy::pop3::drive(kind, transport, peer, &shared, entry).await;
+            return handoff.map(|handoff| Relay::new(handoff, shared, registration, guard));
         }
         (Protocol::Imap, true) => {
-            super::proxy::imap::drive(kind, transport, peer, &shared, entry).await
+            let handoff = super::proxy::imap::drive(kind, transport, peer, &shared, entry).await;
+            return handoff.map(|handoff| Relay::new(handoff, shared, registration, guard));
         }
     }
     drop(registration);
     drop(guard);
+    None
+}
+
+/// A logged-in proxy session with everything that must live as long as it does: its entry
+/// in the session table and its place in the connection limits.
+pub(crate) struct Relay {
+    handoff: Handoff,
+    shared: Arc<Shared>,
+    registration: Registration,
+    _guard: ConnectionGuard,
+}
+
+impl Relay {
+    fn new(
+        handoff: Handoff,
+        shared: Arc<Shared>,
+        registration: Registration,
+        guard: ConnectionGuard,
+    ) -> Relay {
+        Relay {
+            handoff,
+            shared,
+            registration,
+            _guard: guard,
+        }
+    }
+
+    /// Relays to the end; the session leaves the table and the limits after.
+    pub async fn run(self) {
+        let Relay {
+            handoff,
+            shared,
+            registration,
+            _guard,
+        } = self;
+        super::proxy::relay_to_the_end(handoff, &shared, registration.entry()).await;
+    }
 }
 
 /// Why no client address came out of a PROXY protocol header.

@@ -128,8 +128,17 @@ async fn accept_loop(
                 let config = config.clone();
                 let live = Counted::enter(&live);
                 compio::runtime::spawn(async move {
-                    super::conn::serve(worker, &config, stream, peer, shared).await;
-                    drop(live);
+                    let relay = super::conn::serve(worker, &config, stream, peer, shared).await;
+                    // A proxied session after login: relayed by a task of its own, which
+                    // holds only the relay's state, while this one (sized for the login)
+                    // ends and frees its memory.
+                    if let Some(relay) = relay {
+                        compio::runtime::spawn(async move {
+                            relay.run().await;
+                            drop(live);
+                        })
+                        .detach();
+                    }
                 })
                 .detach();
             }

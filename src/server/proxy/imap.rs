@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{BackendConn, BackendError, Refusal, Routed};
+use super::{BackendConn, BackendError, Handoff, Refusal, Routed};
 use crate::auth::Credentials;
 use crate::config::{ListenerKind, Protocol};
 use crate::imap::{CloseReason, LoginReply, Session, SessionEvent as Event};
@@ -23,14 +23,15 @@ use crate::server::limits::UserSlot;
 use crate::server::sessions::Entry;
 use crate::server::transport::Transport;
 
-/// Runs one proxied IMAP connection to its end.
+/// Runs one proxied IMAP connection up to its login, or to its end if it never logs in.
+/// A logged-in session comes back as a [`Handoff`], for a relay task of its own.
 pub(crate) async fn drive(
     kind: ListenerKind,
     mut transport: Transport,
     peer: SocketAddr,
     shared: &Arc<Shared>,
     entry: &Arc<Entry>,
-) {
+) -> Option<Handoff> {
     let live = shared.live();
     let mut session = Session::new(
         live.imap.for_listener(kind),
@@ -64,7 +65,7 @@ pub(crate) async fn drive(
                             .await
                             .is_err()
                             {
-                                return;
+                                return None;
                             }
                             let Some(pipelined) = session.take_unread() else {
                                 // Commands sent before the login's answer were partly taken
@@ -77,22 +78,18 @@ pub(crate) async fn drive(
                                     )])
                                     .await;
                                 transport.close().await;
-                                return;
+                                return None;
                             };
                             drop(session);
                             out.release();
                             let bye = b"* BYE [UNAVAILABLE] Disconnected by the administrator.\r\n";
-                            super::relay_to_the_end(
-                                transport,
-                                backend.conn,
+                            return Some(Handoff {
+                                client: transport,
+                                backend: backend.conn,
                                 slot,
                                 pipelined,
-                                bye,
-                                shared,
-                                entry,
-                            )
-                            .await;
-                            return;
+                                goodbye: bye,
+                            });
                         }
                         Err(reply) => {
                             tracing::info!(%peer, user, reply = ?reply, "imap proxy login failed");
@@ -112,7 +109,7 @@ pub(crate) async fn drive(
                     .await
                     .is_err()
                     {
-                        return;
+                        return None;
                     }
                     if !super::client_starttls(
                         &mut transport,
@@ -123,7 +120,7 @@ pub(crate) async fn drive(
                     )
                     .await
                     {
-                        return;
+                        return None;
                     }
                     session.on_tls_established();
                 }
@@ -131,7 +128,7 @@ pub(crate) async fn drive(
                 // command itself (most with "log in first").
                 Event::Request(_) | Event::LoadMessage { .. } | Event::Search(_) => {
                     tracing::error!(%peer, "imap proxy: a mail request before login");
-                    return;
+                    return None;
                 }
             }
         }
@@ -156,6 +153,7 @@ pub(crate) async fn drive(
         }
     }
     transport.close().await;
+    None
 }
 
 /// A logged-in backend session.

@@ -468,28 +468,52 @@ pub(crate) async fn backend_failure(
     }
 }
 
+/// A logged-in proxy session, as its login hands it over to the relay.
+///
+/// The relay runs as a task of its own (see [`crate::server::conn`]) so that an idle
+/// proxied session holds only what relaying needs: the login's state machine, with its
+/// session, buffers and backend dialogue, is several kilobytes of future that would
+/// otherwise stay allocated for as long as the client stays connected.
+pub(crate) struct Handoff {
+    pub client: Transport,
+    pub backend: BackendConn,
+    /// The user's place in the per-user count, given back when the relay ends.
+    pub slot: UserSlot,
+    /// What the client sent after its login command.
+    pub pipelined: Vec<u8>,
+    /// What the client is told if an administrator (or shutdown) ends the session.
+    pub goodbye: &'static [u8],
+}
+
 /// After the client was told it is logged in: relays until one side ends, then closes both.
-/// `pipelined` is what the client sent after its login command; `goodbye` is what the
-/// client is told if an administrator (or shutdown) ends the session mid-relay. The user's
-/// `slot` is given back at the end.
-pub(crate) async fn relay_to_the_end(
-    mut client: Transport,
-    backend: BackendConn,
-    slot: UserSlot,
-    pipelined: Vec<u8>,
-    goodbye: &[u8],
-    shared: &Shared,
-    entry: &Entry,
-) {
+pub(crate) async fn relay_to_the_end(handoff: Handoff, shared: &Shared, entry: &Entry) {
+    let Handoff {
+        mut client,
+        backend,
+        slot,
+        pipelined,
+        goodbye,
+    } = handoff;
     let (mut backend, early) = backend.into_parts();
     let end = relay(&mut client, &mut backend, pipelined, early, shared, entry).await;
     tracing::debug!(user = entry.user(), ?end, "relay ended");
-    if end == RelayEnd::Ended {
+    drop(slot);
+    // Boxed: the goodbye and the two closes are bigger futures than the relay itself, and
+    // unboxed they would size every idle relay's task.
+    Box::pin(close_both(
+        client,
+        backend,
+        (end == RelayEnd::Ended).then_some(goodbye),
+    ))
+    .await;
+}
+
+async fn close_both(mut client: Transport, backend: Transport, goodbye: Option<&[u8]>) {
+    if let Some(goodbye) = goodbye {
         let _ = client
             .write_batch(vec![OutBuf::Bytes(goodbye.to_vec())])
             .await;
     }
-    drop(slot);
     backend.close().await;
     client.close().await;
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{BackendConn, BackendError, Refusal, Routed};
+use super::{BackendConn, BackendError, Handoff, Refusal, Routed};
 use crate::auth::Credentials;
 use crate::config::{ListenerKind, Protocol};
 use crate::pop3::{CloseReason, Event, LoginReply, Session};
@@ -20,14 +20,15 @@ use crate::server::limits::UserSlot;
 use crate::server::sessions::Entry;
 use crate::server::transport::Transport;
 
-/// Runs one proxied POP3 connection to its end.
+/// Runs one proxied POP3 connection up to its login, or to its end if it never logs in.
+/// A logged-in session comes back as a [`Handoff`], for a relay task of its own.
 pub(crate) async fn drive(
     kind: ListenerKind,
     mut transport: Transport,
     peer: SocketAddr,
     shared: &Arc<Shared>,
     entry: &Arc<Entry>,
-) {
+) -> Option<Handoff> {
     let live = shared.live();
     // No APOP timestamp: APOP cannot be proxied.
     let mut session = Session::new(
@@ -59,7 +60,7 @@ pub(crate) async fn drive(
                             )
                             .await;
                             if flushed.is_err() {
-                                return;
+                                return None;
                             }
                             let Some(pipelined) = session.take_unread() else {
                                 // An over-long line was pipelined behind the login: its
@@ -71,16 +72,18 @@ pub(crate) async fn drive(
                                     )])
                                     .await;
                                 transport.close().await;
-                                return;
+                                return None;
                             };
                             drop(session);
                             out.release();
                             let bye = b"-ERR [SYS/TEMP] Disconnected by the administrator.\r\n";
-                            super::relay_to_the_end(
-                                transport, conn, slot, pipelined, bye, shared, entry,
-                            )
-                            .await;
-                            return;
+                            return Some(Handoff {
+                                client: transport,
+                                backend: conn,
+                                slot,
+                                pipelined,
+                                goodbye: bye,
+                            });
                         }
                         Err(reply) => {
                             tracing::info!(%peer, user, reply = ?reply, "pop3 proxy login failed");
@@ -99,7 +102,7 @@ pub(crate) async fn drive(
                     .await
                     .is_err()
                     {
-                        return;
+                        return None;
                     }
                     if !super::client_starttls(
                         &mut transport,
@@ -110,14 +113,14 @@ pub(crate) async fn drive(
                     )
                     .await
                     {
-                        return;
+                        return None;
                     }
                     session.on_tls_established();
                 }
                 // Only a maildrop raises these, and a proxy session never has one.
                 Event::Retrieve { .. } | Event::Commit { .. } => {
                     tracing::error!(%peer, "pop3 proxy: a maildrop request before login");
-                    return;
+                    return None;
                 }
             }
         }
@@ -141,6 +144,7 @@ pub(crate) async fn drive(
         }
     }
     transport.close().await;
+    None
 }
 
 /// Checks the password where configured, finds the backend and logs in there.
