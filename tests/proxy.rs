@@ -661,6 +661,9 @@ fn auth_http_service(backend_port: u16) -> (String, std::sync::Arc<std::sync::Mu
                     "HTTP/1.0 200 OK\r\nAuth-Status: OK\r\nAuth-Server: 127.0.0.1\r\n\
                      Auth-Port: {backend_port}\r\n\r\n"
                 )
+            } else if request.contains("Auth-User: mallory\r\n") {
+                // No Auth-Wait: nginx shows the message and closes the connection.
+                "HTTP/1.0 200 OK\r\nAuth-Status: Account suspended\r\n\r\n".to_owned()
             } else {
                 "HTTP/1.0 200 OK\r\nAuth-Status: Invalid login or password\r\nAuth-Wait: 1\r\n\r\n"
                     .to_owned()
@@ -690,18 +693,62 @@ fn an_nginx_auth_http_service_routes_and_refuses() {
     ] {
         assert!(requests[0].contains(header), "{header}: {}", requests[0]);
     }
-    // Refused, after the service's Auth-Wait.
+    // Refused with the service's message, after its Auth-Wait; the client may try again on
+    // the same connection, and the next request says it is the second attempt.
     let start = Instant::now();
-    let err = imap_count(&s, "alice", "wrong").unwrap_err();
-    assert!(err.contains("NO [AUTHENTICATIONFAILED]"), "{err}");
+    let (mut c, _) = Client::connect(addr(&s, ListenerKind::ImapProxy));
+    for _ in 0..2 {
+        let (_, tagged) = c.command("LOGIN alice wrong");
+        assert!(
+            tagged.contains("NO [AUTHENTICATIONFAILED] Invalid login or password"),
+            "{tagged}"
+        );
+    }
     assert!(
-        start.elapsed() >= Duration::from_secs(1),
+        start.elapsed() >= Duration::from_secs(2),
         "{:?}",
         start.elapsed()
     );
-    // A second login of alice comes from the cache: the service is not asked again.
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(
+        requests[1].contains("Auth-Login-Attempt: 1"),
+        "{}",
+        requests[1]
+    );
+    assert!(
+        requests[2].contains("Auth-Login-Attempt: 2"),
+        "{}",
+        requests[2]
+    );
+    // The right password on the same connection; alice's route comes from the cache, so
+    // the service is not asked again.
+    let (_, tagged) = c.command("LOGIN alice alice-pw");
+    assert!(tagged.contains("OK"), "{tagged}");
     assert_eq!(imap_count(&s, "alice", "alice-pw"), Ok(2));
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // Without Auth-Wait: the message, then the connection ends, in both protocols.
+    let (mut c, _) = Client::connect(addr(&s, ListenerKind::ImapProxy));
+    let (_, tagged) = c.command("LOGIN mallory x");
+    assert!(
+        tagged.contains("NO [AUTHENTICATIONFAILED] Account suspended"),
+        "{tagged}"
+    );
+    let mut rest = Vec::new();
+    let _ = c.reader.read_to_end(&mut rest);
+    assert!(
+        String::from_utf8_lossy(&rest).starts_with("* BYE"),
+        "{rest:?}"
+    );
+    let mut pop = Raw::connect(addr(&s, ListenerKind::Pop3Proxy));
+    pop.line();
+    pop.cmd("USER mallory");
+    let reply = pop.cmd("PASS x");
+    assert!(
+        reply.starts_with("-ERR [AUTH] Account suspended"),
+        "{reply}"
+    );
+    assert!(pop.rest().is_empty(), "the connection should have ended");
 }
 
 #[test]
@@ -711,7 +758,9 @@ fn a_proxy_protocol_header_reaches_the_backend_as_the_client_address() {
         &b,
         "plain",
         "\n[[listener]]\nkind = \"imap-proxy\"\naddress = \"127.0.0.2:0\"\n\
-         proxy_protocol = \"v1\"\nproxy_from = [\"127.0.0.1\"]\n",
+         proxy_protocol = \"v1\"\nproxy_from = [\"127.0.0.1\"]\n\
+         [[listener]]\nkind = \"pop3-proxy\"\naddress = \"127.0.0.3:0\"\n\
+         proxy_protocol = \"v2\"\nproxy_from = [\"127.0.0.1\"]\n",
     );
     let behind_haproxy = s
         .handle
@@ -731,6 +780,34 @@ fn a_proxy_protocol_header_reaches_the_backend_as_the_client_address() {
     assert!(reply.starts_with("* BYE"), "{reply}");
     let log = b.dovecot.log();
     assert!(log.contains("rip=192.0.2.7"), "{log}");
+
+    // Version 2, binary, in front of POP3: the backend hears of the client by XCLIENT.
+    let v2_listener = s
+        .handle
+        .as_ref()
+        .unwrap()
+        .addrs()
+        .into_iter()
+        .find(|(_, a)| a.ip().to_string() == "127.0.0.3")
+        .unwrap()
+        .1;
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    header.extend_from_slice(&[198, 51, 100, 9, 127, 0, 0, 3]);
+    header.extend_from_slice(&40124u16.to_be_bytes());
+    header.extend_from_slice(&110u16.to_be_bytes());
+    let mut c = Raw::connect(v2_listener);
+    c.send(&header);
+    assert!(c.line().starts_with("+OK"));
+    c.cmd(&format!("USER {USER}"));
+    assert!(c.cmd(&format!("PASS {PASSWORD}")).starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let log = b.dovecot.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("pop3-login: Info: Login: user=<alice>")
+                && l.contains("rip=198.51.100.9")),
+        "{log}"
+    );
 }
 
 #[test]

@@ -56,6 +56,16 @@ pub(super) fn temporary_failure(reason: &str) -> String {
     }
 }
 
+/// A route source's refusal (proxy mode), shown as the source worded it.
+pub(super) fn rejected(text: &str) -> String {
+    format!("[AUTH] {}", sanitize(text.as_bytes()))
+}
+
+/// A backend's refusal with its own response code (proxy mode), passed on.
+pub(super) fn refused(answer: &str) -> String {
+    sanitize(answer.as_bytes())
+}
+
 pub(super) fn unreadable_message(number: usize, reason: &str) -> String {
     format!(
         "[SYS/TEMP] Could not read message {number}: {}",

@@ -66,6 +66,9 @@ pub enum LoginReply {
     Proxied,
     /// Wrong credentials or no such user.
     Failed,
+    /// Proxy mode: the route source refused the login with a message of its own (nginx's
+    /// `Auth-Status`), shown after `-ERR [AUTH]`; with `close`, the connection ends after it.
+    Rejected { text: String, close: bool },
     /// The credentials were right but POP3 access is turned off for the account. Only ever
     /// sent after a correct password, so it reveals nothing to a guesser.
     Disabled,
@@ -244,11 +247,17 @@ impl Session {
                 self.awaiting = None;
             }
             LoginReply::Failed => self.fail(response::AUTH_FAILED),
+            LoginReply::Rejected { text, close } => {
+                self.fail(&response::rejected(&text));
+                if close {
+                    self.finish();
+                }
+            }
             LoginReply::Disabled => self.fail(response::ACCOUNT_DISABLED),
             LoginReply::TlsRequired => self.fail(response::ACCOUNT_NEEDS_TLS),
             LoginReply::InUse => self.fail(response::IN_USE),
             LoginReply::TooManySessions => self.fail(response::TOO_MANY_SESSIONS),
-            LoginReply::Refused(answer) => self.fail(&answer),
+            LoginReply::Refused(answer) => self.fail(&response::refused(&answer)),
             LoginReply::LoginDelay(seconds) => self.fail(&response::login_delay(seconds)),
             LoginReply::TempFail(reason) => self.fail(&response::temporary_failure(&reason)),
         }

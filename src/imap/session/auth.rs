@@ -180,6 +180,15 @@ impl Session {
                 self.no(&tag, Some("AUTHENTICATIONFAILED"), "Authentication failed.");
                 self.count_bad();
             }
+            LoginReply::Rejected { text, close } => {
+                self.no(&tag, Some("AUTHENTICATIONFAILED"), &text);
+                self.count_bad();
+                if close && !self.finished {
+                    self.output
+                        .line(format_args!("* BYE Closing after the failed login."));
+                    self.finish();
+                }
+            }
             LoginReply::Disabled => {
                 self.no(
                     &tag,

@@ -210,6 +210,9 @@ pub enum LoginReply {
     Proxied { capability: String },
     /// Wrong credentials or no such user.
     Failed,
+    /// Proxy mode: the route source refused the login with a message of its own (nginx's
+    /// `Auth-Status`), shown to the client; with `close`, the connection ends after it.
+    Rejected { text: String, close: bool },
     /// The password was right but IMAP is switched off for this account. Only ever sent
     /// after a correct password, so it tells a guesser nothing.
     Disabled,

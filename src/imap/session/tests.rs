@@ -248,6 +248,24 @@ fn login_outcomes() {
             LoginReply::TempFail("Server is busy.".into()),
             "a NO [UNAVAILABLE] Server is busy.\r\n",
         ),
+        (
+            LoginReply::TooManySessions,
+            "a NO [LIMIT] Too many IMAP sessions of this account are open already.\r\n",
+        ),
+        (
+            LoginReply::Refused {
+                code: "INUSE".into(),
+                text: "Mailbox in use".into(),
+            },
+            "a NO [INUSE] Mailbox in use\r\n",
+        ),
+        (
+            LoginReply::Rejected {
+                text: "Invalid login".into(),
+                close: false,
+            },
+            "a NO [AUTHENTICATIONFAILED] Invalid login\r\n",
+        ),
     ] {
         h.send("a LOGIN alice secret\r\n");
         assert!(matches!(h.take_event(), Event::Login(_)));
@@ -263,6 +281,20 @@ fn login_outcomes() {
         }
         other => panic!("{other:?}"),
     }
+    // A route source's refusal without leave to retry ends the connection.
+    h.session.on_login(LoginReply::Failed);
+    h.pump();
+    h.send("c LOGIN mallory x\r\n");
+    assert!(matches!(h.take_event(), Event::Login(_)));
+    h.session.on_login(LoginReply::Rejected {
+        text: "Account suspended".into(),
+        close: true,
+    });
+    assert_eq!(
+        h.pump(),
+        "c NO [AUTHENTICATIONFAILED] Account suspended\r\n* BYE Closing after the failed login.\r\n"
+    );
+    assert!(h.session.is_finished());
 }
 
 #[test]

@@ -201,7 +201,7 @@ fn user_pass_failure_needs_user_again() {
 
 #[test]
 fn login_replies_have_their_texts_and_codes() {
-    let cases: [(LoginReply, &str); 6] = [
+    let cases: [(LoginReply, &str); 9] = [
         (LoginReply::Failed, "-ERR [AUTH] Authentication failed.\r\n"),
         (
             LoginReply::Disabled,
@@ -222,6 +222,21 @@ fn login_replies_have_their_texts_and_codes() {
         (
             LoginReply::TempFail(String::new()),
             "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n",
+        ),
+        (
+            LoginReply::TooManySessions,
+            "-ERR [IN-USE] Too many POP3 sessions of this account are open already.\r\n",
+        ),
+        (
+            LoginReply::Refused("[IN-USE] Locked\rby another".into()),
+            "-ERR [IN-USE] Locked?by another\r\n",
+        ),
+        (
+            LoginReply::Rejected {
+                text: "Invalid login".into(),
+                close: false,
+            },
+            "-ERR [AUTH] Invalid login\r\n",
         ),
     ];
     for (reply, text) in cases {

@@ -311,6 +311,10 @@ thread_local! {
 pub(crate) enum Refusal {
     /// Wrong credentials, or no route for the user.
     Failed,
+    /// The route source refused with a message for the client (nginx's `Auth-Status`);
+    /// `close`: it did not say to wait and let the client try again (no `Auth-Wait`), so
+    /// the connection ends after the message, as nginx ends it.
+    Rejected { message: String, close: bool },
     /// The account may not use this protocol (local password check).
     Disabled,
     /// The account's login type wants TLS (local password check).
@@ -383,7 +387,10 @@ pub(crate) async fn prepare(
                 compio::time::sleep(wait).await;
             }
             tracing::info!(user, "route source refused: {message}");
-            return Err(Refusal::Failed);
+            return Err(Refusal::Rejected {
+                message,
+                close: wait.is_none(),
+            });
         }
         Err(RouteError::NoRoute) => return Err(Refusal::Failed),
         Err(RouteError::Unavailable(why)) => {

@@ -171,6 +171,10 @@ async fn login(
 fn reply(refusal: Refusal) -> LoginReply {
     match refusal {
         Refusal::Failed => LoginReply::Failed,
+        Refusal::Rejected { message, close } => LoginReply::Rejected {
+            text: message,
+            close,
+        },
         Refusal::Disabled => LoginReply::Disabled,
         Refusal::TlsRequired => LoginReply::TlsRequired,
         Refusal::TooManySessions => LoginReply::TooManySessions,
