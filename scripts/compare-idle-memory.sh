@@ -32,6 +32,7 @@ sed -e 's/login_type = "plaintext-login"/login_type = "plaintext"\nlock_session 
     -e 's/127.0.0.1:1110/127.0.0.1:21110/' -e 's/127.0.0.1:1995/127.0.0.1:21995/' \
     -e 's/max_connections = 1000/max_connections = 20000/' \
     -e 's/max_connections_per_ip = 100/max_connections_per_ip = 20000/' \
+    -e 's/max_sessions_per_user = 20/max_sessions_per_user = 0/' \
     "$D/postern.toml" >"$D/bench.toml"
 # Dovecot: unprivileged mail processes (nobody), its own base_dir, same Maildirs.
 chown -R nobody:nogroup "$D/mail"

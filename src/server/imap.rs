@@ -1017,5 +1017,8 @@ pub(super) async fn flush(
         }
         batch.write(transport).await
     };
-    super::batch::guarded(shared, timeout, write).await
+    // Boxed, because the write and its deadlines make a future of about 5 KB, and every
+    // session's own future would otherwise be that much bigger for as long as the session
+    // lives, idle or not; this way it is allocated only while a write is under way.
+    Box::pin(super::batch::guarded(shared, timeout, write)).await
 }
