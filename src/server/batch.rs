@@ -93,11 +93,11 @@ pub(crate) async fn guarded(
     write: impl Future<Output = io::Result<()>>,
 ) -> Result<(), ()> {
     let written = if shared.shutdown.phase() >= Phase::Closing {
-        Some(compio::time::timeout(FINAL_WRITE_TIMEOUT, write).await)
+        Some(crate::server::race::timeout(FINAL_WRITE_TIMEOUT, write).await)
     } else {
         shared
             .shutdown
-            .unless_closing(compio::time::timeout(timeout, write))
+            .unless_closing(crate::server::race::timeout(timeout, write))
             .await
     };
     match written {

@@ -66,7 +66,7 @@ pub(crate) async fn serve(
         };
         let preauth = live.config.server.preauth_timeout;
         drop(live);
-        let handshake = compio::time::timeout(preauth, transport.start_tls(config));
+        let handshake = crate::server::race::timeout(preauth, transport.start_tls(config));
         match entry.unless_ended(&shared.shutdown, handshake).await {
             Some(Ok(Ok(()))) => {}
             Some(Ok(Err(e))) => {
@@ -89,12 +89,16 @@ pub(crate) async fn serve(
         (Protocol::Imap, false) => {
             super::imap::drive(worker, kind, transport, peer, &shared, entry).await
         }
+        // Boxed: a proxy login is a bigger future than a whole mail session, and this
+        // function's state is sized for the biggest of the four.
         (Protocol::Pop3, true) => {
-            let handoff = super::proxy::pop3::drive(kind, transport, peer, &shared, entry).await;
+            let login = super::proxy::pop3::drive(kind, transport, peer, &shared, entry);
+            let handoff = Box::pin(login).await;
             return handoff.map(|handoff| Relay::new(handoff, shared, registration, guard));
         }
         (Protocol::Imap, true) => {
-            let handoff = super::proxy::imap::drive(kind, transport, peer, &shared, entry).await;
+            let login = super::proxy::imap::drive(kind, transport, peer, &shared, entry);
+            let handoff = Box::pin(login).await;
             return handoff.map(|handoff| Relay::new(handoff, shared, registration, guard));
         }
     }
@@ -169,7 +173,7 @@ async fn proxied_peer(
         return None;
     }
     let preauth = shared.live().config.server.preauth_timeout;
-    let read = pin!(compio::time::timeout(
+    let read = pin!(crate::server::race::timeout(
         preauth,
         read_proxy_header(transport, accept)
     ));
@@ -229,7 +233,7 @@ async fn refuse(kind: ListenerKind, mut transport: Transport, refusal: Refusal, 
         };
         let handshake = transport.start_tls(config);
         if !matches!(
-            compio::time::timeout(REFUSAL_HANDSHAKE_TIMEOUT, handshake).await,
+            crate::server::race::timeout(REFUSAL_HANDSHAKE_TIMEOUT, handshake).await,
             Ok(Ok(()))
         ) {
             return;
@@ -250,6 +254,6 @@ async fn refuse(kind: ListenerKind, mut transport: Transport, refusal: Refusal, 
         }
     };
     let write = transport.write_batch(vec![OutBuf::Bytes(text.to_vec())]);
-    let _ = compio::time::timeout(REFUSAL_HANDSHAKE_TIMEOUT, write).await;
+    let _ = crate::server::race::timeout(REFUSAL_HANDSHAKE_TIMEOUT, write).await;
     transport.close().await;
 }

@@ -258,7 +258,7 @@ pub(crate) async fn drive(
                 continue;
             }
         }
-        let read = compio::time::timeout(limit, transport.read());
+        let read = crate::server::race::timeout(limit, transport.read());
         match entry.unless_ended(&shared.shutdown, read).await {
             Some(Ok(Ok(data))) => {
                 if data.is_empty() {
@@ -415,7 +415,7 @@ impl Driver {
                     .or_else(|| self.live.tls.clone())
                     .expect("STARTTLS is only offered with TLS");
                 let timeout = preauth_deadline.saturating_duration_since(Instant::now());
-                let handshake = compio::time::timeout(timeout, transport.start_tls(config));
+                let handshake = crate::server::race::timeout(timeout, transport.start_tls(config));
                 match self
                     .entry
                     .unless_ended(&self.shared.shutdown, handshake)

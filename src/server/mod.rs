@@ -21,6 +21,7 @@ mod login;
 mod notify;
 mod pop3;
 mod proxy;
+mod race;
 mod reload;
 pub mod sdnotify;
 mod sessions;

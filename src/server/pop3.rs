@@ -187,7 +187,8 @@ pub(crate) async fn drive(
                         .or_else(|| live.tls.clone())
                         .expect("STLS is only offered with TLS");
                     let timeout = preauth_deadline.saturating_duration_since(Instant::now());
-                    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
+                    let handshake =
+                        crate::server::race::timeout(timeout, transport.start_tls(config));
                     match entry.unless_ended(&shared.shutdown, handshake).await {
                         Some(Ok(Ok(()))) => {
                             entry.set_tls();
@@ -232,7 +233,7 @@ pub(crate) async fn drive(
         } else {
             preauth_deadline.saturating_duration_since(Instant::now())
         };
-        let read = compio::time::timeout(limit, transport.read());
+        let read = crate::server::race::timeout(limit, transport.read());
         match entry.unless_ended(&shared.shutdown, read).await {
             Some(Ok(Ok(data))) => {
                 if data.is_empty() {

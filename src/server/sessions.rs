@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use event_listener::Event;
-use futures_util::future::{Either, select};
+use futures_util::future::select;
 
 use super::shutdown::{Phase, Shutdown};
 use crate::config::{ListenerKind, Protocol};
@@ -91,16 +91,17 @@ impl Entry {
     /// Runs `work` unless the server starts closing or this session is ended first; then
     /// `work` is dropped (cancelling its pending I/O) and `None` is returned. The caller tells
     /// the two apart with [`Entry::was_ended`].
-    pub async fn unless_ended<F: Future>(&self, shutdown: &Shutdown, work: F) -> Option<F::Output> {
-        let stop = async {
+    pub fn unless_ended<'a, F: Future + 'a>(
+        &'a self,
+        shutdown: &'a Shutdown,
+        work: F,
+    ) -> impl Future<Output = Option<F::Output>> + 'a {
+        let stop = async move {
             let closing = pin!(shutdown.reached(Phase::Closing));
             let ended = pin!(self.ended());
             select(closing, ended).await;
         };
-        match select(pin!(work), pin!(stop)).await {
-            Either::Left((out, _)) => Some(out),
-            Either::Right(_) => None,
-        }
+        super::race::Unless::new(work, stop)
     }
 }
 

@@ -14,12 +14,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use event_listener::Event;
-use futures_util::future::{Either, select};
 
 /// Where the server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -115,10 +113,7 @@ impl Shutdown {
     /// Runs `work` unless the server starts closing first, in which case `work` is dropped
     /// (cancelling its pending I/O) and `None` is returned. This is what keeps a client that
     /// stalls a handshake or stops reading from holding the process past the grace period.
-    pub async fn unless_closing<F: Future>(&self, work: F) -> Option<F::Output> {
-        match select(pin!(work), pin!(self.reached(Phase::Closing))).await {
-            Either::Left((out, _)) => Some(out),
-            Either::Right(_) => None,
-        }
+    pub fn unless_closing<F: Future>(&self, work: F) -> impl Future<Output = Option<F::Output>> {
+        super::race::Unless::new(work, self.reached(Phase::Closing))
     }
 }

@@ -389,7 +389,7 @@ impl Transport {
     pub async fn close(mut self) {
         if let Some(tls) = self.tls.as_mut() {
             tls.send_close_notify();
-            let _ = compio::time::timeout(CLOSE_TIMEOUT, self.flush_tls()).await;
+            let _ = crate::server::race::timeout(CLOSE_TIMEOUT, self.flush_tls()).await;
         }
         let _ = self.tcp.shutdown().await;
         let _ = self.tcp.close().await;

@@ -96,7 +96,7 @@ impl BackendConn {
     ) -> Result<BackendConn, BackendError> {
         let addr = format!("{}:{}", backend.host, backend.port);
         let connect = TcpStream::connect(addr.as_str());
-        let tcp = match compio::time::timeout(proxy.connect_timeout, connect).await {
+        let tcp = match crate::server::race::timeout(proxy.connect_timeout, connect).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(source)) => return Err(BackendError::Connect { addr, source }),
             Err(_) => return Err(BackendError::Timeout(addr)),
@@ -130,7 +130,7 @@ impl BackendConn {
         let name = rustls_pki_types::ServerName::try_from(host.to_owned())
             .map_err(|e| tls_error(io::Error::other(e)))?;
         let left = self.left();
-        match compio::time::timeout(left, self.transport.connect_tls(config, name)).await {
+        match crate::server::race::timeout(left, self.transport.connect_tls(config, name)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(tls_error(e)),
             Err(_) => Err(BackendError::Timeout(self.name.clone())),
@@ -146,7 +146,7 @@ impl BackendConn {
         let write = self
             .transport
             .write_batch(vec![OutBuf::Bytes(bytes.to_vec())]);
-        match compio::time::timeout(left, write).await {
+        match crate::server::race::timeout(left, write).await {
             Ok(result) => result.map(drop).map_err(BackendError::Io),
             Err(_) => Err(BackendError::Timeout(self.name.clone())),
         }
@@ -168,7 +168,7 @@ impl BackendConn {
             }
             let left = self.left();
             let read = self.transport.read();
-            let data = match compio::time::timeout(left, read).await {
+            let data = match crate::server::race::timeout(left, read).await {
                 Ok(Ok(data)) => data,
                 Ok(Err(e)) => return Err(BackendError::Io(e)),
                 Err(_) => return Err(BackendError::Timeout(self.name.clone())),
@@ -539,7 +539,7 @@ pub(crate) async fn client_starttls(
         return false;
     };
     let timeout = deadline.saturating_duration_since(Instant::now());
-    let handshake = compio::time::timeout(timeout, transport.start_tls(config));
+    let handshake = crate::server::race::timeout(timeout, transport.start_tls(config));
     let done = matches!(
         entry.unless_ended(&shared.shutdown, handshake).await,
         Some(Ok(Ok(())))

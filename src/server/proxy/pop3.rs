@@ -134,7 +134,7 @@ pub(crate) async fn drive(
         transport.release_buffers();
         out.release();
         let limit = preauth_deadline.saturating_duration_since(Instant::now());
-        let read = compio::time::timeout(limit, transport.read());
+        let read = crate::server::race::timeout(limit, transport.read());
         match entry.unless_ended(&shared.shutdown, read).await {
             Some(Ok(Ok([]))) | Some(Ok(Err(_))) => break,
             Some(Ok(Ok(data))) => session.receive(data),
