@@ -3,7 +3,7 @@
 # passwd-file, the same scenarios from postern-load against each in one run, and a ratio
 # table (Postern / Dovecot) at the end.
 #
-#   loadtest/compare.sh [--quick] [--out DIR] [--only reload]
+#   loadtest/compare.sh [--quick] [--out DIR] [--only reload|memory]
 #
 # Dovecot runs unprivileged (mail processes as nobody) on loopback high ports, twice: as
 # Debian configures it ("default": a login process per connection) and in its
@@ -13,6 +13,7 @@
 #
 # --quick: smaller runs (for trying the harness), not for docs/BENCHMARKS.md.
 # --only reload: just the logins-during-reloads rows.
+# --only memory: just the idle session memory rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --out) OUT=$2; shift ;;
         --only) ONLY=$2; shift ;;
-        *) echo "usage: $0 [--quick] [--out DIR] [--only reload]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--quick] [--out DIR] [--only reload|memory]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -223,17 +224,8 @@ reload_rows() { # server
     esac >"$W/json/$server.reloads.txt" || true
 }
 
-SERVERS=(postern dovecot-default dovecot-perf)
-if [ "$ONLY" = reload ]; then
-    for server in "${SERVERS[@]}"; do
-        echo "== $server"
-        reload_rows "$server"
-    done
-    python3 "$ROOT/loadtest/compare_table.py" --present "$W/json" "${SLOW_N[@]}"
-    exit 0
-fi
-for server in "${SERVERS[@]}"; do
-    echo "== $server"
+memory_rows() { # server: idle POP3 and IMAP session memory, plain and TLS
+    local server=$1
     for mode in plain tls; do
         start_server "$server"
         p=$(port "$server" pop3); [ $mode = tls ] && p=$(port "$server" pop3s)
@@ -253,6 +245,28 @@ for server in "${SERVERS[@]}"; do
             >"$W/json/$server.idle-imap-$mode.txt" 2>&1 || echo "   (idle IMAP memory run failed)"
         stop_server
     done
+}
+
+SERVERS=(postern dovecot-default dovecot-perf)
+if [ "$ONLY" = memory ]; then
+    for server in "${SERVERS[@]}"; do
+        echo "== $server"
+        memory_rows "$server"
+    done
+    python3 "$ROOT/loadtest/compare_table.py" --present "$W/json" "${SLOW_N[@]}"
+    exit 0
+fi
+if [ "$ONLY" = reload ]; then
+    for server in "${SERVERS[@]}"; do
+        echo "== $server"
+        reload_rows "$server"
+    done
+    python3 "$ROOT/loadtest/compare_table.py" --present "$W/json" "${SLOW_N[@]}"
+    exit 0
+fi
+for server in "${SERVERS[@]}"; do
+    echo "== $server"
+    memory_rows "$server"
     start_server "$server"
     for mode in plain tls; do
         p=$(port "$server" pop3); t=plain; [ $mode = tls ] && { p=$(port "$server" pop3s); t=tls; }
