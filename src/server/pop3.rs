@@ -287,9 +287,9 @@ pub(super) async fn flush(
         }
         batch.write(transport).await
     };
-    // Boxed, because the write and its deadlines make a future of about 5 KB, and every
-    // session's own future would otherwise be that much bigger for as long as the session
-    // lives, idle or not; this way it is allocated only while a write is under way.
+    // Boxed, because the write and its deadlines make a future of about 2 KB (by
+    // `-Zprint-type-sizes`), and every session's own future would otherwise be that much
+    // bigger for as long as the session lives; this way it exists only during a write.
     Box::pin(super::batch::guarded(shared, timeout, write)).await
 }
 
