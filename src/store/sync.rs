@@ -228,7 +228,10 @@ fn inbox(list: &Uidlist, files: &Listing, sizes: &Sizes) -> Inbox {
                 filename,
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // Kept for a whole POP3 session or folder view: without the slack of growing.
+    let mut messages = messages;
+    messages.shrink_to_fit();
     Inbox {
         uid_validity: list.uid_validity,
         next_uid: list.next_uid,
