@@ -14,6 +14,7 @@ pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod imap;
+pub mod line_file;
 pub mod mailbox;
 pub mod mime;
 pub mod policy;

@@ -71,11 +71,10 @@ pub fn read(path: &Path) -> Result<(PasswdText, PasswdDb), FileError> {
 /// The file as UTF-8; `origin` names it in the error, as `PasswdDb::load` would.
 fn read_text(path: &Path, origin: &str) -> Result<String, FileError> {
     let bytes = fs::read(path).map_err(io_error("cannot read", path))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+    crate::line_file::utf8_text(bytes).map_err(|line| {
         FileError::Invalid(PasswdError::Line {
             origin: origin.to_owned(),
-            line: 1 + valid.iter().filter(|&&b| b == b'\n').count(),
+            line,
             reason: "not valid UTF-8".to_owned(),
         })
     })

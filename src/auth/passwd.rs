@@ -52,14 +52,10 @@ impl PasswdDb {
             path: path.to_owned(),
             source,
         })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
-            PasswdError::Line {
-                origin: origin.clone(),
-                line,
-                reason: "not valid UTF-8".to_owned(),
-            }
+        let text = crate::line_file::utf8_text(bytes).map_err(|line| PasswdError::Line {
+            origin: origin.clone(),
+            line,
+            reason: "not valid UTF-8".to_owned(),
         })?;
         Self::parse(&text, &origin)
     }
@@ -68,13 +64,7 @@ impl PasswdDb {
     pub fn parse(text: &str, origin: &str) -> Result<PasswdDb, PasswdError> {
         let mut accounts: HashMap<String, Arc<Account>> = HashMap::new();
         let mut first_seen: HashMap<String, usize> = HashMap::new();
-        for (index, raw) in text.split('\n').enumerate() {
-            let line = index + 1;
-            let content = raw.strip_suffix('\r').unwrap_or(raw);
-            let trimmed = content.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
+        for (line, content) in crate::line_file::content_lines(text) {
             let error = |reason: String| PasswdError::Line {
                 origin: origin.to_owned(),
                 line,

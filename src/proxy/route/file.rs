@@ -54,13 +54,10 @@ impl RouteTable {
             path: path.to_owned(),
             source,
         })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            RouteLoadError::Line {
-                origin: origin.clone(),
-                line: 1 + valid.iter().filter(|&&b| b == b'\n').count(),
-                reason: "not valid UTF-8".to_owned(),
-            }
+        let text = crate::line_file::utf8_text(bytes).map_err(|line| RouteLoadError::Line {
+            origin: origin.clone(),
+            line,
+            reason: "not valid UTF-8".to_owned(),
         })?;
         RouteTable::parse(&text, &origin, default_tls)
     }
@@ -76,13 +73,8 @@ impl RouteTable {
             ..RouteTable::default()
         };
         let mut first_seen: HashMap<(Key, Protocol), usize> = HashMap::new();
-        for (index, raw) in text.split('\n').enumerate() {
-            let line = index + 1;
-            let content = raw.strip_suffix('\r').unwrap_or(raw);
+        for (line, content) in crate::line_file::content_lines(text) {
             let trimmed = content.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
             let error = |reason: String| RouteLoadError::Line {
                 origin: origin.to_owned(),
                 line,
