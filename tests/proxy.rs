@@ -30,7 +30,9 @@ struct Backend {
     _dir: PathBuf,
 }
 
-fn backend(tls: Option<(&Path, &Path)>, messages: &[Vec<u8>]) -> Backend {
+/// A fresh Maildir holding `messages` in `cur/`, in UID order; returns (its directory, the
+/// Maildir).
+fn maildir_with(messages: &[Vec<u8>]) -> (PathBuf, PathBuf) {
     let dir = temp_dir("proxy-backend");
     let maildir = dir.join("Maildir");
     for sub in ["cur", "new", "tmp"] {
@@ -40,6 +42,11 @@ fn backend(tls: Option<(&Path, &Path)>, messages: &[Vec<u8>]) -> Backend {
         let name = format!("{}.M{i}P1.backend:2,", 1_700_000_000 + i);
         fs::write(maildir.join("cur").join(name), m).unwrap();
     }
+    (dir, maildir)
+}
+
+fn backend(tls: Option<(&Path, &Path)>, messages: &[Vec<u8>]) -> Backend {
+    let (dir, maildir) = maildir_with(messages);
     let dovecot = DovecotServer::start_with(
         &maildir,
         USER,
@@ -572,15 +579,7 @@ fn backend_for(user: &str, password: &str, messages: &[Vec<u8>]) -> DovecotServe
 
 /// A backend for a user of its own, with `extra` Dovecot settings.
 fn backend_with(user: &str, password: &str, messages: &[Vec<u8>], extra: &str) -> DovecotServer {
-    let dir = temp_dir("proxy-backend");
-    let maildir = dir.join("Maildir");
-    for sub in ["cur", "new", "tmp"] {
-        fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    for (i, m) in messages.iter().enumerate() {
-        let name = format!("{}.M{i}P1.backend:2,", 1_700_000_000 + i);
-        fs::write(maildir.join("cur").join(name), m).unwrap();
-    }
+    let (_dir, maildir) = maildir_with(messages);
     DovecotServer::start_with(&maildir, user, password, &["imap", "pop3"], None, extra)
 }
 

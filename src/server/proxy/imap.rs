@@ -39,6 +39,7 @@ pub(crate) async fn drive(
         crate::server::login::challenge(&live.hostname),
     );
     let preauth_deadline = Instant::now() + live.config.server.preauth_timeout;
+    let idle = live.config.imap.idle_timeout;
     let mut out = Batch::default();
     let mut attempts = 0u32;
     loop {
@@ -54,7 +55,6 @@ pub(crate) async fn drive(
                             session.on_login(LoginReply::Proxied {
                                 capability: backend.capability.clone(),
                             });
-                            let idle = live.config.imap.idle_timeout;
                             if crate::server::imap::flush(
                                 &mut out,
                                 &mut session,
@@ -98,7 +98,6 @@ pub(crate) async fn drive(
                     }
                 }
                 Event::StartTls => {
-                    let idle = live.config.imap.idle_timeout;
                     if crate::server::imap::flush(
                         &mut out,
                         &mut session,
@@ -132,7 +131,6 @@ pub(crate) async fn drive(
                 }
             }
         }
-        let idle = live.config.imap.idle_timeout;
         if crate::server::imap::flush(&mut out, &mut session, &mut transport, idle, shared)
             .await
             .is_err()
