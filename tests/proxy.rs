@@ -425,6 +425,30 @@ fn relayed_sessions_are_listed_kicked_and_ended_at_shutdown() {
 }
 
 #[test]
+fn pipelined_bytes_that_cannot_be_handed_on_are_refused_with_a_reason() {
+    let b = backend(None, &few_messages());
+    let s = proxy(&b, "plain", "");
+    // An over-long line behind PASS: the session drops what it cannot keep of it, so the
+    // rest must not reach the backend as if it were a command.
+    let mut pop = Raw::connect(addr(&s, ListenerKind::Pop3Proxy));
+    pop.line();
+    let mut burst = format!("USER {USER}\r\nPASS {PASSWORD}\r\n").into_bytes();
+    burst.extend(std::iter::repeat_n(b'x', 5000));
+    burst.extend_from_slice(b"\r\n");
+    pop.send(&burst);
+    assert!(pop.line().starts_with("+OK"));
+    // The login is answered, then the refusal, then the close (`rest` reads to the end).
+    let rest = String::from_utf8_lossy(&pop.rest()).into_owned();
+    assert!(rest.starts_with("+OK "), "{rest}");
+    assert!(
+        rest.ends_with(
+            "\r\n-ERR [SYS/TEMP] Commands sent before the login completed cannot be passed on.\r\n"
+        ),
+        "{rest}"
+    );
+}
+
+#[test]
 fn a_dead_backend_is_a_quick_temporary_failure() {
     let b = backend(None, &few_messages());
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

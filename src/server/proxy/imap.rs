@@ -67,29 +67,20 @@ pub(crate) async fn drive(
                             {
                                 return None;
                             }
-                            let Some(pipelined) = session.take_unread() else {
-                                // Commands sent before the login's answer were partly taken
-                                // apart already: say so rather than hand on half of them.
-                                tracing::info!(%peer, "pipelined literal across the login: closing");
-                                let bye = b"* BYE [UNAVAILABLE] Commands sent before the login completed cannot be passed on.\r\n";
-                                let _ = transport
-                                    .write_batch(vec![crate::server::transport::OutBuf::Bytes(
-                                        bye.to_vec(),
-                                    )])
-                                    .await;
-                                transport.close().await;
-                                return None;
-                            };
+                            // `None` if a literal pipelined behind the login was partly
+                            // taken apart already.
+                            let pipelined = session.take_unread();
                             drop(session);
                             out.release();
-                            let bye = b"* BYE [UNAVAILABLE] Disconnected by the administrator.\r\n";
-                            return Some(Handoff {
-                                client: transport,
-                                backend: backend.conn,
+                            return super::hand_off(
+                                transport,
+                                backend.conn,
                                 slot,
                                 pipelined,
-                                goodbye: bye,
-                            });
+                                b"* BYE [UNAVAILABLE] Commands sent before the login completed cannot be passed on.\r\n",
+                                b"* BYE [UNAVAILABLE] Disconnected by the administrator.\r\n",
+                            )
+                            .await;
                         }
                         Err(reply) => {
                             tracing::info!(%peer, user, reply = ?reply, "imap proxy login failed");

@@ -492,7 +492,37 @@ pub(crate) struct Handoff {
     pub goodbye: &'static [u8],
 }
 
-/// After the client was told it is logged in: relays until one side ends, then closes both.
+/// After the client was told it is logged in: the session as the relay takes it over, with
+/// what the client pipelined behind its login. `None` pipelined means those bytes cannot be
+/// handed on intact (the session had started taking them apart): the client is told
+/// `cannot_pass_on` and the connection closes, rather than half its commands reaching the
+/// backend. `goodbye` is what the client is told if the relay is ended by an administrator.
+pub(crate) async fn hand_off(
+    mut client: Transport,
+    backend: BackendConn,
+    slot: UserSlot,
+    pipelined: Option<Vec<u8>>,
+    cannot_pass_on: &[u8],
+    goodbye: &'static [u8],
+) -> Option<Handoff> {
+    let Some(pipelined) = pipelined else {
+        tracing::info!("commands pipelined across the login cannot be handed on: closing");
+        let _ = client
+            .write_batch(vec![OutBuf::Bytes(cannot_pass_on.to_vec())])
+            .await;
+        client.close().await;
+        return None;
+    };
+    Some(Handoff {
+        client,
+        backend,
+        slot,
+        pipelined,
+        goodbye,
+    })
+}
+
+/// Relays until one side ends, then closes both.
 pub(crate) async fn relay_to_the_end(handoff: Handoff, shared: &Shared, entry: &Entry) {
     let Handoff {
         mut client,

@@ -62,28 +62,20 @@ pub(crate) async fn drive(
                             if flushed.is_err() {
                                 return None;
                             }
-                            let Some(pipelined) = session.take_unread() else {
-                                // An over-long line was pipelined behind the login: its
-                                // bytes are gone, so the stream cannot be handed on intact.
-                                let bye = b"-ERR [SYS/TEMP] Commands sent before the login completed cannot be passed on.\r\n";
-                                let _ = transport
-                                    .write_batch(vec![crate::server::transport::OutBuf::Bytes(
-                                        bye.to_vec(),
-                                    )])
-                                    .await;
-                                transport.close().await;
-                                return None;
-                            };
+                            // `None` if an over-long line pipelined behind the login was
+                            // dropped in part.
+                            let pipelined = session.take_unread();
                             drop(session);
                             out.release();
-                            let bye = b"-ERR [SYS/TEMP] Disconnected by the administrator.\r\n";
-                            return Some(Handoff {
-                                client: transport,
-                                backend: conn,
+                            return super::hand_off(
+                                transport,
+                                conn,
                                 slot,
                                 pipelined,
-                                goodbye: bye,
-                            });
+                                b"-ERR [SYS/TEMP] Commands sent before the login completed cannot be passed on.\r\n",
+                                b"-ERR [SYS/TEMP] Disconnected by the administrator.\r\n",
+                            )
+                            .await;
                         }
                         Err(reply) => {
                             tracing::info!(%peer, user, reply = ?reply, "pop3 proxy login failed");
